@@ -1,0 +1,41 @@
+"""The Flask application factory: loads the contract, opens the store, and mounts the SCIM blueprints
+under /scim/v2 behind bearer-token authentication."""
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, Flask
+
+from server.contract import Contract, load_contract
+from server.http import bulk, discovery
+from server.http.resources import resource_blueprint
+from server.http.wire import authenticate, register_error_handlers
+from server.service import ScimService
+from server.storage import Store
+
+SCIM_PREFIX = "/scim/v2"
+DB_ENV = "SCIMHARNESS_DB"
+# Large enough for a PUT of a big group; /Bulk applies the contract's own, smaller limit.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+def create_app(db_path: str | None = None, contract: Contract | str | None = None) -> Flask:
+    db_path = db_path or os.environ.get(DB_ENV)
+    if not db_path:
+        raise ValueError(f"No database: pass db_path or set {DB_ENV}.")
+    contract = contract if isinstance(contract, Contract) else load_contract(contract or "seed")
+    store = Store(db_path)
+
+    app = Flask(__name__)
+    app.config.update(STORE=store, CONTRACT=contract, SERVICE=ScimService(store, contract),
+                      SCIM_PREFIX=SCIM_PREFIX, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+
+    scim = Blueprint("scim", __name__, url_prefix=SCIM_PREFIX)
+    scim.before_request(authenticate)
+    register_error_handlers(scim)
+    scim.register_blueprint(discovery.blueprint)
+    scim.register_blueprint(bulk.blueprint)
+    for rtype in contract.resource_types:
+        scim.register_blueprint(resource_blueprint(rtype))
+    app.register_blueprint(scim)
+    return app

@@ -1,0 +1,89 @@
+"""The SCIM wire for Flask: reading JSON bodies, content negotiation, authentication, and turning every
+error (ours or Werkzeug's) into a SCIM error response in one place."""
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Blueprint, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from server.scim.errors import ScimError, invalid_syntax
+from server.scim.projection import Selection, parse_selection
+from server.scim.schema import ResourceType
+from server.tokens import workspace_for_authorization
+
+SCIM_MEDIA_TYPE = "application/scim+json"
+JSON_MEDIA_TYPES = (SCIM_MEDIA_TYPE, "application/json")
+log = logging.getLogger("scimharness.server")
+
+
+def scim_response(body: dict | None, status: int = 200, headers: dict | None = None) -> Response:
+    """A response in the media type the client accepts: SCIM's own unless it only takes plain JSON."""
+    accepted = request.accept_mimetypes
+    only_json = accepted.provided and not accepted[SCIM_MEDIA_TYPE] and accepted["application/json"] \
+        and accepted.best_match(JSON_MEDIA_TYPES) == "application/json"
+    mimetype = "application/json" if only_json else SCIM_MEDIA_TYPE
+    if body is None:
+        return Response(status=status, headers=headers)
+    return Response(json.dumps(body, ensure_ascii=False), status=status, headers=headers, mimetype=mimetype)
+
+
+def json_body() -> dict:
+    """The request's JSON object; any JSON media type (or none) is accepted, with or without charset."""
+    mimetype = request.mimetype
+    if mimetype and mimetype not in JSON_MEDIA_TYPES and not mimetype.endswith("+json"):
+        raise ScimError(415, f"Content-Type '{request.content_type}' is not supported; send {SCIM_MEDIA_TYPE}.")
+    raw = request.get_data(cache=True)
+    try:
+        body = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise invalid_syntax(f"The request body is not valid JSON: {error}.") from None
+    if not isinstance(body, dict):
+        raise invalid_syntax("The request body must be a JSON object.")
+    return body
+
+
+def selection_for(rtype: ResourceType, source: dict | None = None) -> Selection:
+    """`attributes`/`excludedAttributes` from the query string, or from a /.search body."""
+    source = source if source is not None else request.args
+    return parse_selection(rtype, _as_text(source.get("attributes")), _as_text(source.get("excludedAttributes")))
+
+
+def _as_text(value) -> str | None:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return value
+
+
+def base_url() -> str:
+    return request.url_root.rstrip("/") + current_app.config["SCIM_PREFIX"]
+
+
+def authenticate() -> None:
+    workspace = workspace_for_authorization(current_app.config["STORE"], request.headers.get("Authorization"))
+    if workspace is None:
+        raise ScimError(401, "Authentication failed: send the workspace's SCIM token as 'Authorization: Bearer "
+                             "<token>'. A regenerated token replaces the previous one.",
+                        headers={"WWW-Authenticate": 'Bearer realm="scim"'})
+    g.workspace = workspace
+
+
+def register_error_handlers(blueprint: Blueprint) -> None:
+    @blueprint.app_errorhandler(ScimError)
+    def scim_error(error: ScimError):
+        return scim_response(error.to_scim(), error.status, error.headers)
+
+    @blueprint.app_errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        headers = dict(error.get_headers())
+        headers.pop("Content-Type", None)
+        detail = error.description or error.name
+        if isinstance(error, RequestEntityTooLarge):
+            detail = f"The request body is larger than this server accepts ({current_app.config['MAX_CONTENT_LENGTH']} bytes)."
+        return scim_response(ScimError(error.code or 500, detail).to_scim(), error.code or 500, headers)
+
+    @blueprint.app_errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unexpected error")
+        return scim_response(ScimError(500, "Internal error; the request was not applied.").to_scim(), 500)
