@@ -211,3 +211,8 @@ def test_entra_group_create_with_microsoft_schema(groups):
 
 def test_body_must_be_object(users):
     rejects(["userName"], users, scim_type="invalidSyntax")
+
+
+def test_bare_extension_attribute_name_lands_in_its_extension(enterprise_users):
+    out = normalise_resource({"userName": "a", "department": "Eng"}, enterprise_users)
+    assert out.data == {"userName": "a", ENTERPRISE_USER: {"department": "Eng"}}

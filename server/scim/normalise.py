@@ -90,8 +90,20 @@ def _keyed(urn: str | None, text: str, value: Any) -> KeyedValue:
     return KeyedValue(AttributeKey(urn, name, sub or None), value, f"{urn}:{text}" if urn else text)
 
 
+def resolve_key(resource_type: ResourceType, key: AttributeKey | None) -> Resolved | None:
+    """Where a key lands; a bare name the core schema lacks may belong to an extension (Entra's historic
+    `path: "manager"`), so it resolves there when exactly one extension defines it."""
+    if key is None:
+        return None
+    resolved = resource_type.resolve(*key)
+    if resolved is None and key.urn is None:
+        found = [r for e in resource_type.extensions if (r := resource_type.resolve(e.id, key.name, key.sub))]
+        resolved = found[0] if len(found) == 1 else None
+    return resolved
+
+
 def _assign(out: Normalised, item: KeyedValue, resource_type: ResourceType) -> None:
-    resolved = resource_type.resolve(*item.key) if item.key else None
+    resolved = resolve_key(resource_type, item.key)
     if resolved is None:
         record_dropped(out.dropped, item.shown, item.value)
         return
