@@ -402,3 +402,20 @@ def test_success_does_not_mutate_input(user, users):
     result = patch(user, users, {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "z@x"},
                    {"op": "add", "path": "name.middleName", "value": "Q"})
     assert user == before and result.data != before
+
+
+@pytest.mark.parametrize("operation", [{"op": "remove", "path": "userName"},
+                                       {"op": "Replace", "path": "userName", "value": ""},
+                                       {"op": "replace", "value": {"userName": None}}])
+def test_removing_required_attribute_is_mutability(user, users, operation):
+    rejects(user, users, body(operation), "mutability")
+
+
+def test_replace_whole_matching_element_keeps_filter_attributes(user, users):
+    result = patch(user, users, {"op": "replace", "path": "emails[type eq \"work\"]", "value": {"value": "z@x"}})
+    assert result.data["emails"] == [{"value": "z@x", "type": "work", "primary": True}]
+
+
+def test_filter_on_single_valued_attribute_is_invalid_path(user, users):
+    rejects(user, users, body({"op": "replace", "path": "name[givenName eq \"Ann\"].familyName", "value": "X"}),
+            "invalidPath")

@@ -32,6 +32,8 @@ class KeyedValue(NamedTuple):
 
 
 def normalise_resource(body: dict, resource_type: ResourceType, *, for_write: bool = True) -> Normalised:
+    """The stored shape of a POST/PUT body (no `id`, `meta` or `schemas`) and the paths of what was dropped.
+    `for_write` also demands the required attributes (userName, displayName); ScimError 400 on bad input."""
     if not isinstance(body, dict):
         raise invalid_syntax("The request body must be a JSON object.")
     out = Normalised({})

@@ -8,8 +8,8 @@ from typing import Any, Callable
 
 from server.scim.errors import ScimError, invalid_path, invalid_syntax, invalid_value, mutability
 from server.scim.normalise import (
-    AttributeKey, canonical_path, coerce_simple, coerce_value, complex_fields, is_reference, is_unassigned, record_dropped,
-    resolve_key, split_key,
+    AttributeKey, canonical_path, coerce_simple, coerce_value, complex_fields, is_reference, is_unassigned,
+    record_dropped, resolve_key, split_key,
 )
 from server.scim.schema import Attribute, Resolved, ResourceType
 
@@ -116,6 +116,10 @@ class _Patch:
         self.dropped: list[str] = []
 
     def result(self) -> PatchResult:
+        for attribute in self.rt.core.attributes:
+            # RFC 7644 §3.5.2.2: a required attribute removed or left unassigned is a mutability error
+            if attribute.required and self.data.get(attribute.name) is None and attribute.name != MEMBERS:
+                raise mutability(f"'{attribute.name}' is required and cannot be removed or emptied.")
         changed = self.data != self.original or bool(self.member_ops)
         return PatchResult(self.data, self.member_ops, self.dropped, changed)
 
