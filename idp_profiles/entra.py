@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from http import HTTPStatus
 from typing import Any, Callable, Iterable
 
 from harness.attribute_paths import read_path
@@ -74,10 +75,13 @@ class EntraProfile(IdpProfile):
                                exchange, "Unauthorized" if status == 401 else "InsufficientRights",
                                credentials_rejected=True)
         if status != 200:
-            message = (f"An HTTP/{status} response was returned rather than the expected HTTP/200 OK response. "
-                       "To address this issue, ensure that the tenant URL is correct. The tenant URL is usually "
-                       "in a format like: https://<>/scim")
-            return ProbeResult(False, message, exchange, _ERROR_CODES.get(status, "WebExceptionProtocolError"))
+            phrase = next((s.phrase for s in HTTPStatus if s.value == status), "")
+            message = (f"An HTTP/{status} {phrase} response was returned rather than the expected HTTP/200 OK "
+                       "response. To address this issue, ensure that the tenant URL is correct. The tenant URL is "
+                       "usually in a format like: https://<>/scim")
+            code = (f"{PREFIX}ServiceIncompatible" if status < 500
+                    else _ERROR_CODES.get(status, "WebExceptionProtocolError"))
+            return ProbeResult(False, message, exchange, code)
         if not isinstance(body, dict) or LIST_RESPONSE not in (body.get("schemas") or []):
             return ProbeResult(False, "The query for a user that does not exist did not return a SCIM ListResponse.",
                                exchange, f"{PREFIX}ServiceIncompatible")
