@@ -78,20 +78,40 @@ def console_summary(run: "SimulationRun") -> str:
 
     v = run.verification
     lines += ["", f"Verification: {v.checked_users} users, {v.checked_attributes} attribute values compared "
-                  f"with the target: " + ("PASSED" if v.ok else f"FAILED ({len(v.findings)} findings)")]
+                  f"with the target ({v.reads} reads): "
+                  + ("PASSED" if v.ok else f"FAILED ({len(v.findings)} findings)")]
     if v.schemas_note:
         lines.append(f"  note: {v.schemas_note}")
     if v.unsupported:
         lines.append("  not supported by target (not compared): " + ", ".join(sorted(v.unsupported)))
-    for number, finding in enumerate(v.findings, 1):
-        lines.append(f"  {number}. {finding.label}: {finding.message}")
-        if finding.cause is not None:
+    groups: dict[tuple[str, str], list] = {}
+    for finding in v.findings:                       # one block per object: its findings, causes, current state
+        groups.setdefault((finding.object_id, finding.label), []).append(finding)
+    for number, ((_, label), findings) in enumerate(groups.items(), 1):
+        if len(findings) == 1:
+            lines.append(f"  {number}. {label}: {findings[0].message}")
+        else:
+            lines.append(f"  {number}. {label}:")
+            lines += [f"     - {f.message}" for f in findings]
+        causes = _unique(f.cause for f in findings)
+        if causes:
             lines.append("     caused by:")
-            lines += describe_exchange(finding.cause, "       ")
+            for cause in causes:
+                lines += describe_exchange(cause, "       ")
         else:
             lines.append("     caused by: no request was sent for this object")
-        if finding.evidence is not None and finding.evidence is not finding.cause:
+        evidence = [e for e in _unique(f.evidence for f in findings) if e not in causes]
+        if evidence:
             lines.append("     target now:")
-            lines += describe_exchange(finding.evidence, "       ")
+            for exchange in evidence:
+                lines += describe_exchange(exchange, "       ")
     lines.append("")
     return "\n".join(lines)
+
+
+def _unique(exchanges) -> list[Exchange]:
+    seen: list[Exchange] = []
+    for exchange in exchanges:
+        if exchange is not None and all(exchange is not other for other in seen):
+            seen.append(exchange)
+    return seen

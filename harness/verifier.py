@@ -36,6 +36,7 @@ class Verification:
     checked_attributes: int = 0
     unsupported: dict[str, str] = field(default_factory=dict)    # attribute path -> why it was not compared
     schemas_note: str | None = None
+    reads: int = 0                         # requests the verifier itself sent (not part of the IdP's trace)
 
     @property
     def ok(self) -> bool:
@@ -97,6 +98,7 @@ class Verifier:
         for want in expected:
             result.checked_users += 1
             self._verify_user(want, idp_trace, schemas, result)
+        result.reads = len(self.client.trace)
         return result
 
     # -- one user -----------------------------------------------------------------------------------------------
