@@ -154,8 +154,13 @@ class Verifier:
                 evidence=evidence))
 
     def _find(self, want: ExpectedUser, trace: list[Exchange]) -> tuple[dict | None, Exchange | None]:
-        """Look the user up by the IdP's matching attribute; if that finds nothing, by each id the target itself
-        returned for this user (so a user whose rename was dropped is still found and compared)."""
+        """The target object that is this user: first by the ids the target itself returned for it (latest
+        first, so a dropped rename or a rename refused with 409 shows up as a wrong userName), then by the
+        IdP's matching attribute (users the IdP never reached, or a target that lost the object)."""
+        for target_id in reversed(_target_ids(want.object_id, trace)):
+            by_id = self.client.get(f"/Users/{target_id}", subject=want.object_id, purpose="verify")
+            if by_id.status == 200 and isinstance(by_id.response_body, dict):
+                return by_id.response_body, by_id
         exchange = self.client.get("/Users", params={"filter": f'{want.match_attribute} eq "{want.match_value}"'},
                                    subject=want.object_id, purpose="verify")
         body = exchange.response_body
@@ -163,10 +168,6 @@ class Verifier:
             for resource in body.get("Resources") or []:
                 if isinstance(resource, dict) and read_path(resource, want.match_attribute) == want.match_value:
                     return resource, exchange
-        for target_id in _target_ids(want.object_id, trace):
-            by_id = self.client.get(f"/Users/{target_id}", subject=want.object_id, purpose="verify")
-            if by_id.status == 200 and isinstance(by_id.response_body, dict):
-                return by_id.response_body, by_id
         return None, exchange
 
 

@@ -124,3 +124,24 @@ def test_schema_support_resolution():
     assert schemas.supports("externalId") and schemas.supports("USERNAME")
     assert not schemas.supports("title") and not schemas.supports("name.honorificPrefix")
     assert not schemas.supports(f"{ENTERPRISE}:department")
+
+
+def test_rename_refused_because_another_object_holds_the_name(scim2_target):
+    """The verifier judges the object the target said is this user, not any object with the right userName."""
+    import requests
+    base, token = scim2_target
+    d = directory()
+    profile = EntraProfile.configure(d, base, token)
+    profile.run_cycle()
+    squatter = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "Zoe.OSuilleabhain@Contoso.onmicrosoft.com", "displayName": "Zoë Ó Súilleabháin",
+                "name": {"givenName": "Zoë", "familyName": "Ó Súilleabháin", "formatted": "Zoë Ó Súilleabháin"}}
+    assert requests.post(f"{base}/Users", json=squatter, headers={"Authorization": f"Bearer {token}"}).ok
+    d.update_user(ZOE, surname="Ó Súilleabháin", display_name="Zoë Ó Súilleabháin",
+                  user_principal_name="Zoe.OSuilleabhain@Contoso.onmicrosoft.com")
+    report = profile.run_cycle()
+    assert [f.error_code for f in report.failures] == ["SystemForCrossDomainIdentityManagementEntryConflict"]
+    result = Verifier(ScimClient(base, token)).verify_users(profile.expected_users(), profile.trace)
+    user_name = next(f for f in result.findings if f.attribute == "userName")
+    assert user_name.object_id == ZOE and user_name.actual == "Zoe.OBrien@Contoso.onmicrosoft.com"
+    assert (user_name.cause.method, user_name.cause.status) == ("PATCH", 409)
