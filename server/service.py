@@ -91,7 +91,7 @@ class ScimService:
                 if_match: str | None = None, selection: Selection = Selection()) -> Outcome:
         with self.store.transaction() as db:
             row = self._require(workspace_id, rtype, resource_id, db, if_match)
-            clean = rules.apply_put(row["data"], body, rtype, resource_id)
+            clean = rules.apply_put(row["data"], body, rtype)
             members = clean.data.pop("members", None)
             rules.check_primary_email_unchanged(row["data"], clean.data, self.contract.policies)
             self._check_unique(db, workspace_id, rtype, clean.data, resource_id)
@@ -153,15 +153,19 @@ class ScimService:
         ids = patch.member_ids_referenced(member_ops)
         member_types = self._existing_members(db, workspace_id, ids, group_id) if ids else {}
         for op in member_ops:
-            if op.kind == "add":
-                self.store.add_members(db, workspace_id, group_id, {i: member_types[i] for i in op.ids})
-            elif op.kind == "remove":
-                self.store.remove_members(db, group_id, op.ids)
-            elif op.kind == "clear":
+            if isinstance(op, patch.AddMembers):
+                ids = [m["value"] for m in op.members]
+                self.store.add_members(db, workspace_id, group_id, {i: member_types[i] for i in ids})
+            elif isinstance(op, patch.RemoveMembers):
+                self.store.remove_members(db, group_id, list(op.ids))
+            elif isinstance(op, patch.RemoveAllMembers):
                 self.store.clear_members(db, group_id)
-            elif op.kind == "remove_matching":
+            else:  # RemoveMatchingMembers: rare filter shapes, evaluated on the member rows
+                members_attribute = self.contract.resource_type("Group").resolve(None, "members").attribute
                 current = self.store.members([group_id])[group_id]
-                doomed = [m["value"] for m in current if matches_element(op.filter, m, op.attribute)]
+                doomed = [m["value"] for m in current
+                          if matches_element(op.value_filter, {"value": m["value"], "type": m["type"]},
+                                             members_attribute)]
                 self.store.remove_members(db, group_id, doomed)
         return bool(member_ops)
 
