@@ -406,10 +406,10 @@ def _check_comparison(path: AttrPath, op: str, value: object, error: ErrorFactor
         if op in SUBSTRING_OPS:
             raise error(f"'{op}' does not apply to number '{path}'")
     elif kind == "dateTime":
-        if not isinstance(value, str) or normalise_instant(value) is None:
-            raise error(f"'{path}' is a dateTime; {json.dumps(value)} is not an ISO 8601 date-time")
         if op in SUBSTRING_OPS:
             raise error(f"'{op}' does not apply to dateTime '{path}'")
+        if not isinstance(value, str) or normalise_instant(value) is None:
+            raise error(f"'{path}' is a dateTime; {json.dumps(value)} is not an ISO 8601 date-time")
     elif kind in STRING_TYPES:
         if not isinstance(value, str):
             raise error(f"'{path}' is a string; compare it with a quoted value")
