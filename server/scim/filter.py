@@ -379,16 +379,16 @@ def _bind(node: Node, resolve: Resolver, error: ErrorFactory) -> Node:
 
 
 def _bind_compare(path: AttrPath, op: str, value: object, error: ErrorFactory) -> Node:
+    if value is None:
+        if op not in ("eq", "ne"):
+            raise error(f"'{op}' cannot compare with null")
+        return Present(path) if op == "ne" else Not(Present(path))
     found = path.resolved
     if found.sub is None and found.attribute.type == "complex":
         value_sub = found.attribute.sub("value") if found.attribute.multi_valued else None
         if value_sub is None:
             raise error(f"'{path}' is complex; compare one of its sub-attributes")
         path = _bound_path(Resolved(found.urn, found.attribute, value_sub))  # RFC 7643 §2.4
-    if value is None:
-        if op not in ("eq", "ne"):
-            raise error(f"'{op}' cannot compare with null")
-        return Present(path) if op == "ne" else Not(Present(path))
     _check_comparison(path, op, value, error)
     return Compare(path, op, value)
 
