@@ -145,6 +145,8 @@ USER_FILTERS = [
     '(userName eq "jsmith" or active eq false) and name.givenName pr',
     'not (userName sw "a" or emails pr)', "not (not (active eq true))",
     'emails[type eq "work"] and not (emails[type eq "home"]) or userName co "ß"',
+    'not (name.familyName co "s")', 'not (externalId sw "e")', 'not (name.givenName ne "John")',
+    'not (emails.value ne "admin@example.com")', 'not (name[givenName eq "John"] or active eq true)',
 ]
 GROUP_FILTERS = [
     'displayName eq "admins"', 'displayName co "GROUP"', 'displayName sw "ünï"', 'displayName ne "Empty"',
@@ -164,7 +166,7 @@ EXTENSION_FILTERS = [
     f"{TEST_EXTENSION}:score le 2.5", f"{TEST_EXTENSION}:score gt 2", f"{TEST_EXTENSION}:level le 1.5",
     f'{TEST_EXTENSION}:tags eq "GREEN"', f'{TEST_EXTENSION}:tags ne "green"', f"{TEST_EXTENSION}:tags pr",
     f'{TEST_EXTENSION}:tags sw "bl"', f'{TEST_EXTENSION}:code eq "abc"', f'{TEST_EXTENSION}:code co "bC"',
-    f'{TEST_EXTENSION}:badge eq "aGk="', f'{TEST_EXTENSION}:code eq "abc" and {ENTERPRISE_USER}:department pr',
+    f'{TEST_EXTENSION}:badge eq "aGk="', f"not ({TEST_EXTENSION}:level gt 2)", f"not ({TEST_EXTENSION}:tags ne \"blue\")", f'{TEST_EXTENSION}:code eq "abc" and {ENTERPRISE_USER}:department pr',
 ]
 
 
