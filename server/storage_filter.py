@@ -1,4 +1,4 @@
-"""The filter AST compiled to a SQLite WHERE fragment over `resources r` and `group_members`: filters meet SQL only here.
+"""The filter AST compiled to a SQLite WHERE fragment over `resources r` (and group_members): filters meet SQL only here.
 Also the SQL functions (scim_fold, scim_instant, scim_present) that every storage connection must register."""
 from __future__ import annotations
 
