@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from server.contract import Contract
 from server.scim import normalise, patch, rules
 from server.scim.errors import ScimError, invalid_value, not_found, uniqueness
-from server.scim.filter import matches_element, parse_filter, parse_path
+from server.scim.filter import matches_element, parse_filter
 from server.scim.projection import Selection, project
 from server.scim.responses import etag, list_response, paging, precondition_holds
 from server.scim.schema import ResourceType
@@ -106,8 +106,8 @@ class ScimService:
               if_match: str | None = None, selection: Selection = Selection()) -> Outcome:
         with self.store.transaction() as db:
             row = self._require(workspace_id, rtype, resource_id, db, if_match)
-            result = patch.apply_patch(row["data"], body, rtype, parse_path=parse_path,
-                                       element_matches=matches_element)
+            result = patch.apply_patch({**row["data"], "id": row["id"]}, body, rtype)
+            result.data.pop("id", None)
             rules.check_primary_email_unchanged(row["data"], result.data, self.contract.policies)
             self._check_unique(db, workspace_id, rtype, result.data, resource_id)
             members_changed = self._apply_member_ops(db, workspace_id, resource_id, result.member_ops)
