@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, ClassVar, Iterable, Literal
+from typing import Any, ClassVar, Literal, Mapping
 
 from harness.clock import Clock, SimulatedClock
 from harness.directory import Directory
@@ -91,32 +91,38 @@ class ExpectedUser:
 
 
 class IdpProfile(abc.ABC):
-    """Base class of the IdP simulators. Subclasses set `name`, `title`, `known_flags` and implement the four
-    abstract methods; `configure` builds one bound to a target."""
+    """Base class of the IdP simulators. Subclasses set `name`, `title`, `cadence`, `default_settings` and implement
+    the four abstract methods; `configure` builds one bound to a target.
+
+    `settings` are what the admin configures in the IdP's console beyond URL and token (Entra's aadOptscim062020
+    flag and matching attributes, Okta's app flavour and auth mode, OneLogin's template...): a flat mapping whose
+    keys must appear in `default_settings`, so a typo in a scenario file is an error, not a silent default."""
 
     name: ClassVar[str]
     title: ClassVar[str]
-    known_flags: ClassVar[frozenset[str]] = frozenset()
+    default_settings: ClassVar[dict[str, Any]] = {}
     client_options: ClassVar[dict[str, Any]] = {}          # e.g. {"user_agent": None}
     cadence: ClassVar[Cadence]
 
-    def __init__(self, directory: Directory, client: ScimClient, flags: Iterable[str] = (),
+    def __init__(self, directory: Directory, client: ScimClient, settings: Mapping[str, Any] | None = None,
                  clock: Clock | None = None) -> None:
         self.directory = directory
         self.client = client
         self.clock = clock or SimulatedClock()  # waits (Retry-After, escrow back-off) go through it
-        self.flags = frozenset(flags)
-        unknown = self.flags - self.known_flags
+        unknown = set(settings or {}) - set(self.default_settings)
         if unknown:
-            raise ValueError(f"{self.title} does not know the flag(s): {', '.join(sorted(unknown))}")
+            raise ValueError(f"{self.title} has no setting(s) {', '.join(sorted(unknown))}; known: "
+                             f"{', '.join(sorted(self.default_settings)) or 'none'}")
+        self.settings = {**self.default_settings, **(settings or {})}
         self.cycles: list[CycleReport] = []
 
     @classmethod
-    def configure(cls, directory: Directory, base_url: str, token: str | None, flags: Iterable[str] = (),
-                  clock: Clock | None = None, **client_kwargs: Any) -> "IdpProfile":
-        """A profile bound to a target, as an admin configures the app (base URL, token, behaviour flags)."""
+    def configure(cls, directory: Directory, base_url: str, token: str | None,
+                  settings: Mapping[str, Any] | None = None, clock: Clock | None = None,
+                  **client_kwargs: Any) -> "IdpProfile":
+        """A profile bound to a target, as an admin configures the app (base URL, token, settings)."""
         client = ScimClient(base_url, token, **{**cls.client_options, **client_kwargs})
-        return cls(directory, client, flags, clock)
+        return cls(directory, client, settings, clock)
 
     @property
     def trace(self) -> list[Exchange]:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import random
 import uuid
+from datetime import timedelta
 from http import HTTPStatus
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Mapping
 
 from harness.attribute_paths import read_path
+from harness.clock import Clock
 from harness.directory import Directory, DirectoryUser
 from harness.transport import Exchange, ScimClient
-from idp_profiles.base import (CycleReport, ExpectedUser, IdpProfile, ProbeResult, ProvisioningFailure,
+from idp_profiles.base import (Cadence, CycleReport, ExpectedUser, IdpProfile, ProbeResult, ProvisioningFailure,
                                Reaction)
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -51,12 +53,12 @@ def entra_string_boolean(value: bool) -> str:
 class EntraProfile(IdpProfile):
     name = "entra"
     title = "Microsoft Entra ID"
-    known_flags = frozenset()            # aadOptscim062020 arrives with its own issue
+    cadence = Cadence(interval=timedelta(minutes=40))  # "The process runs every 40 minutes" (entra.md §2.3)
     client_options = {"user_agent": None}   # Entra's probe was observed without a User-Agent header
 
-    def __init__(self, directory: Directory, client: ScimClient, flags: Iterable[str] = (),
-                 rng: random.Random | None = None) -> None:
-        super().__init__(directory, client, flags)
+    def __init__(self, directory: Directory, client: ScimClient, settings: Mapping[str, Any] | None = None,
+                 clock: Clock | None = None, rng: random.Random | None = None) -> None:
+        super().__init__(directory, client, settings, clock)
         self.rng = rng or random.Random()
         self.links: dict[str, str] = {}          # directory object id -> target id (Entra's cached id)
         self.unmanaged: set[str] = set()         # unassigned and disabled: Entra no longer touches them

@@ -2,7 +2,7 @@
 the loaded contract so they say exactly what the server does; plus the root-level /.search."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, current_app, g
 
 from server.http.wire import base_url, json_body, scim_response, selection_for
 from server.scim.errors import not_found
