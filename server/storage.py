@@ -169,12 +169,12 @@ class Store:
         return by_group
 
     def add_members(self, db, workspace_id: str, group_id: str, members: dict[str, str]) -> None:
-        db.executemany(
+        db.conn.executemany(
             "INSERT OR IGNORE INTO group_members (workspace_id, group_id, member_id, member_type) VALUES (?,?,?,?)",
             [(workspace_id, group_id, mid, mtype) for mid, mtype in members.items()])
 
     def remove_members(self, db, group_id: str, member_ids: list[str]) -> None:
-        db.executemany("DELETE FROM group_members WHERE group_id = ? AND member_id = ?",
+        db.conn.executemany("DELETE FROM group_members WHERE group_id = ? AND member_id = ?",
                        [(group_id, mid) for mid in member_ids])
 
     def clear_members(self, db, group_id: str) -> None:
