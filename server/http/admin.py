@@ -14,6 +14,9 @@ from server.tokens import generate_token
 
 ADMIN_PREFIX = "/api"
 MAX_LOG_ENTRIES = 1000
+ENDPOINTS = ("GET /api/workspace", "POST /api/scim-token", "GET /api/members[?access=active|revoked]",
+             "GET /api/members/<id>", "GET|POST /api/members/<id>/activity",
+             "GET /api/request-log[?failures=true&limit=N]")
 log = logging.getLogger("scimharness.server")
 
 blueprint = Blueprint("admin", __name__, url_prefix=ADMIN_PREFIX)
@@ -96,8 +99,8 @@ def request_log():
 @blueprint.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def unknown_endpoint(unknown: str):
     # Without this route an unknown /api path would fall through to the app-wide SCIM error handlers.
-    raise AdminError(404, "not_found", f"No admin endpoint {request.method} {ADMIN_PREFIX}/{unknown}. See "
-                                       "`scimharness --help` or the README for the admin API.")
+    raise AdminError(404, "not_found", f"No admin endpoint {request.method} {ADMIN_PREFIX}/{unknown}. There are: "
+                                       + ", ".join(ENDPOINTS) + ".")
 
 
 def _json_object() -> dict:
