@@ -99,7 +99,8 @@ class Members:
 
     def _select(self, condition: str, args: list) -> list[dict]:
         rows = self.store.db.query(
-            f"""SELECT m.*, (SELECT count(*) FROM activity a WHERE a.user_id = m.user_id) AS activity_count
+            f"""SELECT m.*, (SELECT count(*) FROM activity a
+                                   WHERE a.workspace_id = m.workspace_id AND a.user_id = m.user_id) AS activity_count
                 FROM members m WHERE {condition} ORDER BY m.joined, m.rowid""", args)
         return [_public(row) for row in rows]
 

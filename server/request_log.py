@@ -91,7 +91,7 @@ class RequestLog:
         row = {"workspace_id": entry.workspace_id, "at": now_timestamp(), "method": entry.method,
                "path": clean(entry.path), "status": entry.status, "duration_ms": round(entry.duration_ms, 2),
                "idp": classify_idp(entry.user_agent), "user_agent": clean(entry.user_agent),
-               "failed": int(entry.failed), "dropped": json.dumps(entry.dropped) if entry.dropped else None,
+               "failed": int(entry.failed), "dropped": clean(json.dumps(entry.dropped)) if entry.dropped else None,
                "request_body": clean(entry.request_body) if entry.failed else None,
                "response_body": clean(entry.response_body) if entry.failed else None}
         with self.store.transaction() as db:
