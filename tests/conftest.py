@@ -1,13 +1,24 @@
-"""Shared fixtures: a fresh app and database per test, a workspace token, a Flask test client speaking
-SCIM, and a real HTTP server for tests that need sockets."""
+"""Shared fixtures: a fresh app and database per test with a workspace token and a Flask test client speaking
+SCIM; a real HTTP embedded server; a real scim2-server subprocess (a SCIM server we did not write) with one fresh
+tenant per test; and the `responses`-backed fake target."""
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
 import pytest
+import requests
+import responses
 
 from server.app import create_app
 from server.embedded import EmbeddedServer
 from server.storage import Store
 from server.tokens import generate_token
+from tests.fake_scim import FakeScimTarget
 
 SCIM = "application/scim+json"
 
@@ -82,6 +93,59 @@ def new_user(user_name="Zoë.O'Brien@Contoso.onmicrosoft.com", email=None, **ext
 
 def patch_body(*operations) -> dict:
     return {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": list(operations)}
+
+
+SCIM2_SERVER = Path(sys.executable).with_name("scim2-server")
+TOKEN = "scim2-server-test-token"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def scim2_server():
+    """scim2-server on a free port, one tenant per test (--dynamic-tenants). Yields its root URL."""
+    if not SCIM2_SERVER.exists():
+        pytest.skip("scim2-server is not installed")
+    port = _free_port()
+    process = subprocess.Popen([str(SCIM2_SERVER), "--hostname", "127.0.0.1", "--port", str(port),
+                                "--bearer-token", TOKEN, "--dynamic-tenants"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    root = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            requests.get(f"{root}/probe/v2/ServiceProviderConfig", timeout=1,
+                         headers={"Authorization": f"Bearer {TOKEN}"})
+            break
+        except requests.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"scim2-server did not start: {process.stderr.read().decode(errors='replace')}")
+            time.sleep(0.1)
+    yield root
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def scim2_target(scim2_server) -> tuple[str, str]:
+    """(base URL, token) of an empty scim2-server tenant."""
+    return f"{scim2_server}/{uuid.uuid4().hex}/v2", TOKEN
+
+
+@pytest.fixture
+def rsps():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def fake(rsps) -> FakeScimTarget:
+    return FakeScimTarget().install(rsps)
 
 
 # --- workspaces: a second workspace and the admin API ----------------------------------------------

@@ -1,0 +1,133 @@
+"""How requests reach a SCIM target: `ScimClient` over HTTP with `requests`, recording every exchange in a trace.
+The trace (method, path+query, bodies, status, elapsed) is what reports and the verifier cite; it never holds the token."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote_plus, urlencode
+
+import requests
+from urllib3.util import SKIP_HEADER
+
+SCIM_JSON = "application/scim+json"
+
+
+@dataclass
+class Exchange:
+    """One request and its response, as the IdP would log it."""
+    index: int
+    method: str
+    path: str                              # relative to the base URL, query string included, exactly as sent
+    request_body: Any = None
+    request_headers: dict[str, str] = field(default_factory=dict)   # without Authorization
+    status: int | None = None              # None: no response (connection refused, timeout)
+    response_body: Any = None              # parsed JSON when the target sent JSON, else the text
+    response_content_type: str | None = None
+    elapsed: float = 0.0                   # seconds
+    subject: str | None = None             # the directory object this request was about
+    purpose: str | None = None             # test-connection, match, create, update, disable, delete, read, verify...
+    error: str | None = None               # transport error text when status is None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    def request_line(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def describe(self) -> str:
+        """Multi-line human form: request line and body, then status and response body."""
+        lines = [self.request_line()]
+        if self.request_body is not None:
+            lines.append("  " + json.dumps(self.request_body, ensure_ascii=False))
+        if self.status is None:
+            lines.append(f"→ no response: {self.error}")
+        else:
+            lines.append(f"→ {self.status}" + (
+                "" if self.response_body in (None, "") else " " + (
+                    json.dumps(self.response_body, ensure_ascii=False) if not isinstance(self.response_body, str)
+                    else self.response_body)))
+        return "\n".join(lines)
+
+
+class TargetUnreachable(Exception):
+    """No HTTP response at all: connection refused, DNS failure, TLS failure or timeout."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        super().__init__(f"{exchange.request_line()}: {exchange.error}")
+        self.exchange = exchange
+
+
+class ScimClient:
+    """A SCIM client bound to one base URL and bearer token. Every call returns, and appends to `trace`, an Exchange.
+
+    `user_agent=None` sends no User-Agent header at all (Entra's Test Connection was observed without one)."""
+
+    def __init__(self, base_url: str, token: str | None, *, session: requests.Session | None = None,
+                 timeout: float = 30.0, user_agent: str | None = "scimharness/0.1") -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.user_agent = user_agent
+        self.trace: list[Exchange] = []
+
+    @staticmethod
+    def query(params: dict[str, str]) -> str:
+        """Encode a query the way Entra does: spaces as '+', quotes as %22 (filter=userName+eq+%22x%22)."""
+        return urlencode(params, quote_via=quote_plus)
+
+    def request(self, method: str, path: str, *, params: dict[str, str] | None = None, body: Any = None,
+                subject: str | None = None, purpose: str | None = None) -> Exchange:
+        if params:
+            path = f"{path}{'&' if '?' in path else '?'}{self.query(params)}"
+        headers = {"Accept": SCIM_JSON, "User-Agent": self.user_agent or SKIP_HEADER}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = SCIM_JSON
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        recorded_headers = {k: v for k, v in headers.items() if v is not SKIP_HEADER}
+        if self._token is not None:
+            headers["Authorization"] = f"Bearer {self._token}"
+        exchange = Exchange(index=len(self.trace), method=method, path=path, request_body=body,
+                            request_headers=recorded_headers, subject=subject, purpose=purpose)
+        self.trace.append(exchange)
+        started = time.perf_counter()
+        try:
+            response = self.session.request(method, self.base_url + path, data=data, headers=headers,
+                                            timeout=self.timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            exchange.elapsed = time.perf_counter() - started
+            exchange.error = f"{type(exc).__name__}: {exc}"
+            raise TargetUnreachable(exchange) from exc
+        exchange.elapsed = time.perf_counter() - started
+        exchange.status = response.status_code
+        exchange.response_content_type = response.headers.get("Content-Type")
+        exchange.response_body = _parse_body(response)
+        return exchange
+
+    def get(self, path: str, **kwargs: Any) -> Exchange:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, body: Any, **kwargs: Any) -> Exchange:
+        return self.request("POST", path, body=body, **kwargs)
+
+    def patch(self, path: str, body: Any, **kwargs: Any) -> Exchange:
+        return self.request("PATCH", path, body=body, **kwargs)
+
+    def put(self, path: str, body: Any, **kwargs: Any) -> Exchange:
+        return self.request("PUT", path, body=body, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Exchange:
+        return self.request("DELETE", path, **kwargs)
+
+
+def _parse_body(response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text

@@ -1,0 +1,128 @@
+"""The one small interface every IdP profile implements, and the records a profile hands back.
+configure → test_connection → run_cycle (over directory changes) → handle_response; expected_users feeds the verifier.
+
+A profile owns how its IdP talks SCIM: which requests, in which order, with which bodies, and what it does
+with each response (succeed, escrow for a later cycle, quarantine the job). It does not judge the target: the
+verifier reads the target itself. Profiles are stateful like an IdP's provisioning job: they keep the links
+(directory object id → target id), a watermark into the directory's event log, escrowed objects and quarantine.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Iterable, Literal
+
+from harness.directory import Directory
+from harness.transport import Exchange, ScimClient
+
+Presence = Literal["present", "inactive", "absent"]
+
+
+@dataclass
+class ProbeResult:
+    """Outcome of Test Connection (and of the probe that starts every cycle)."""
+    ok: bool
+    message: str
+    exchange: Exchange | None = None
+    error_code: str | None = None
+    credentials_rejected: bool = False      # 401/403: the admin's token is wrong
+    unreachable: bool = False               # no HTTP response at all
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """What the IdP does with one response: nothing (success), or log an error code and escrow/quarantine."""
+    error_code: str | None = None
+    message: str = ""
+    escrow: bool = False                    # retry this object in a later cycle
+    quarantine: bool = False                # stop the job: the whole target is considered broken
+
+    @property
+    def ok(self) -> bool:
+        return self.error_code is None
+
+
+@dataclass
+class ProvisioningFailure:
+    object_id: str
+    label: str                              # human name of the object (a user's UPN)
+    action: str                             # match, create, update, disable, delete, read
+    error_code: str
+    message: str
+    exchange: Exchange
+
+
+@dataclass
+class CycleReport:
+    kind: Literal["initial", "incremental"]
+    probe: ProbeResult | None = None
+    created: list[str] = field(default_factory=list)      # directory object ids
+    matched: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    disabled: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failures: list[ProvisioningFailure] = field(default_factory=list)
+    aborted: str | None = None                            # why the cycle stopped early (quarantine)
+
+
+@dataclass(frozen=True)
+class ExpectedUser:
+    """Where the IdP should have left one directory user in the target, as this IdP's mappings define it.
+
+    presence: `present` (with `attributes`), `inactive` (if the target has it, active must be false; if the target
+    ever acknowledged it, it must still be there), `absent` (must not exist)."""
+    object_id: str
+    label: str
+    presence: Presence
+    match_attribute: str                   # SCIM attribute the IdP matches on, e.g. userName
+    match_value: str
+    attributes: dict[str, Any] = field(default_factory=dict)   # SCIM attribute path -> value
+
+
+class IdpProfile(abc.ABC):
+    """Base class of the IdP simulators. Subclasses set `name`, `title`, `known_flags` and implement the four
+    abstract methods; `configure` builds one bound to a target."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    known_flags: ClassVar[frozenset[str]] = frozenset()
+    client_options: ClassVar[dict[str, Any]] = {}          # e.g. {"user_agent": None}
+
+    def __init__(self, directory: Directory, client: ScimClient, flags: Iterable[str] = ()) -> None:
+        self.directory = directory
+        self.client = client
+        self.flags = frozenset(flags)
+        unknown = self.flags - self.known_flags
+        if unknown:
+            raise ValueError(f"{self.title} does not know the flag(s): {', '.join(sorted(unknown))}")
+        self.cycles: list[CycleReport] = []
+
+    @classmethod
+    def configure(cls, directory: Directory, base_url: str, token: str | None, flags: Iterable[str] = (),
+                  **client_kwargs: Any) -> "IdpProfile":
+        """A profile bound to a target, as an admin configures the app (base URL, token, behaviour flags)."""
+        client = ScimClient(base_url, token, **{**cls.client_options, **client_kwargs})
+        return cls(directory, client, flags)
+
+    @property
+    def trace(self) -> list[Exchange]:
+        return self.client.trace
+
+    @abc.abstractmethod
+    def test_connection(self) -> ProbeResult:
+        """The IdP's "Test Connection" button. Raises nothing for HTTP errors; reports them in the result."""
+
+    @abc.abstractmethod
+    def run_cycle(self) -> CycleReport:
+        """One provisioning cycle (or push batch): initial the first time, then over the directory's changes
+        since the previous cycle, plus escrowed objects. Appends to and returns `self.cycles[-1]`.
+        Raises `harness.transport.TargetUnreachable` when the target stops answering."""
+
+    @abc.abstractmethod
+    def handle_response(self, exchange: Exchange, action: str) -> Reaction:
+        """Classify a response the way this IdP does (its error codes, what it retries, what quarantines)."""
+
+    @abc.abstractmethod
+    def expected_users(self) -> list[ExpectedUser]:
+        """The end state the directory implies for every user this IdP has seen, under this IdP's mappings."""
