@@ -136,3 +136,13 @@ def _check_untouched(members: dict, active_ids: list[str], deprovisioned: set[st
     if problems:
         return CheckLine(name, False, "; ".join(problems))
     return CheckLine(name, True, f"{len(active_ids)} other user(s) still active, no unexpected revocation")
+
+
+def expected_after_changes(links: dict[str, str], changes: Iterable) -> dict:
+    """The `expected` for check_seed_promises from a profile's links (directory id → SCIM id, copied before the
+    cycle that applies the changes, since a DELETE drops the link) and the applied directory changes."""
+    deactivated = [links[c.object_id] for c in changes if c.kind == "disable" and c.object_id in links]
+    deleted = [links[c.object_id] for c in changes if c.kind == "hard-delete" and c.object_id in links]
+    touched = set(deactivated) | set(deleted)
+    return {"deprovisioned_user_ids": deactivated, "deleted_user_ids": deleted,
+            "active_user_ids": [scim_id for scim_id in links.values() if scim_id not in touched]}
