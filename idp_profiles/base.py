@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, ClassVar, Iterable, Literal
 
+from harness.clock import Clock, SimulatedClock
 from harness.directory import Directory
 from harness.transport import Exchange, ScimClient
 
@@ -67,6 +69,14 @@ class CycleReport:
 
 
 @dataclass(frozen=True)
+class Cadence:
+    """When the scheduler runs a profile's `run_cycle`: every `interval` (Entra's 40-minute cycles), or `delay`
+    after each directory change (Okta's and OneLogin's pushes). Exactly one of the two is set."""
+    interval: timedelta | None = None
+    delay: timedelta | None = None
+
+
+@dataclass(frozen=True)
 class ExpectedUser:
     """Where the IdP should have left one directory user in the target, as this IdP's mappings define it.
 
@@ -88,10 +98,13 @@ class IdpProfile(abc.ABC):
     title: ClassVar[str]
     known_flags: ClassVar[frozenset[str]] = frozenset()
     client_options: ClassVar[dict[str, Any]] = {}          # e.g. {"user_agent": None}
+    cadence: ClassVar[Cadence]
 
-    def __init__(self, directory: Directory, client: ScimClient, flags: Iterable[str] = ()) -> None:
+    def __init__(self, directory: Directory, client: ScimClient, flags: Iterable[str] = (),
+                 clock: Clock | None = None) -> None:
         self.directory = directory
         self.client = client
+        self.clock = clock or SimulatedClock()  # waits (Retry-After, escrow back-off) go through it
         self.flags = frozenset(flags)
         unknown = self.flags - self.known_flags
         if unknown:
@@ -100,10 +113,10 @@ class IdpProfile(abc.ABC):
 
     @classmethod
     def configure(cls, directory: Directory, base_url: str, token: str | None, flags: Iterable[str] = (),
-                  **client_kwargs: Any) -> "IdpProfile":
+                  clock: Clock | None = None, **client_kwargs: Any) -> "IdpProfile":
         """A profile bound to a target, as an admin configures the app (base URL, token, behaviour flags)."""
         client = ScimClient(base_url, token, **{**cls.client_options, **client_kwargs})
-        return cls(directory, client, flags)
+        return cls(directory, client, flags, clock)
 
     @property
     def trace(self) -> list[Exchange]:

@@ -10,7 +10,7 @@ from server.contract import Contract
 from server.members import Members
 from server.scim import normalise, patch, rules
 from server.scim.errors import ScimError, invalid_value, not_found, uniqueness
-from server.scim.filter import matches_element, parse_filter, parse_path
+from server.scim.filter import matches_element, parse_filter
 from server.scim.projection import Selection, project
 from server.scim.responses import etag, list_response, paging, precondition_holds
 from server.scim.schema import ResourceType
@@ -93,7 +93,7 @@ class ScimService:
                 if_match: str | None = None, selection: Selection = Selection()) -> Outcome:
         with self.store.transaction() as db:
             row = self._require(workspace_id, rtype, resource_id, db, if_match)
-            clean = rules.apply_put(row["data"], body, rtype, resource_id)
+            clean = rules.apply_put(row["data"], body, rtype)
             members = clean.data.pop("members", None)
             rules.check_primary_email_unchanged(row["data"], clean.data, self.contract.policies)
             self._check_unique(db, workspace_id, rtype, clean.data, resource_id)
@@ -108,8 +108,8 @@ class ScimService:
               if_match: str | None = None, selection: Selection = Selection()) -> Outcome:
         with self.store.transaction() as db:
             row = self._require(workspace_id, rtype, resource_id, db, if_match)
-            result = patch.apply_patch(row["data"], body, rtype, parse_path=parse_path,
-                                       element_matches=matches_element)
+            result = patch.apply_patch({**row["data"], "id": row["id"]}, body, rtype)
+            result.data.pop("id", None)
             rules.check_primary_email_unchanged(row["data"], result.data, self.contract.policies)
             self._check_unique(db, workspace_id, rtype, result.data, resource_id)
             members_changed = self._apply_member_ops(db, workspace_id, resource_id, result.member_ops)
@@ -156,15 +156,19 @@ class ScimService:
         ids = patch.member_ids_referenced(member_ops)
         member_types = self._existing_members(db, workspace_id, ids, group_id) if ids else {}
         for op in member_ops:
-            if op.kind == "add":
-                self.store.add_members(db, workspace_id, group_id, {i: member_types[i] for i in op.ids})
-            elif op.kind == "remove":
-                self.store.remove_members(db, group_id, op.ids)
-            elif op.kind == "clear":
+            if isinstance(op, patch.AddMembers):
+                ids = [m["value"] for m in op.members]
+                self.store.add_members(db, workspace_id, group_id, {i: member_types[i] for i in ids})
+            elif isinstance(op, patch.RemoveMembers):
+                self.store.remove_members(db, group_id, list(op.ids))
+            elif isinstance(op, patch.RemoveAllMembers):
                 self.store.clear_members(db, group_id)
-            elif op.kind == "remove_matching":
+            else:  # RemoveMatchingMembers: rare filter shapes, evaluated on the member rows
+                members_attribute = self.contract.resource_type("Group").resolve(None, "members").attribute
                 current = self.store.members([group_id])[group_id]
-                doomed = [m["value"] for m in current if matches_element(op.filter, m, op.attribute)]
+                doomed = [m["value"] for m in current
+                          if matches_element(op.value_filter, {"value": m["value"], "type": m["type"]},
+                                             members_attribute)]
                 self.store.remove_members(db, group_id, doomed)
         return bool(member_ops)
 

@@ -11,17 +11,14 @@ from typing import Iterator
 
 import sqlite_utils
 
+from server.storage_filter import register_functions
+
 BUSY_TIMEOUT_MS = 10_000
 
 
 def now_timestamp() -> str:
     """Fixed-width UTC timestamp, so text order in SQL is time order."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _register_functions(connection: sqlite3.Connection) -> None:
-    connection.create_function("scim_fold", 1, lambda s: s.casefold() if isinstance(s, str) else s,
-                               deterministic=True)
 
 
 class Store:
@@ -42,7 +39,7 @@ class Store:
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA foreign_keys = ON")
-            _register_functions(connection)
+            register_functions(connection)
             db = self._local.db = sqlite_utils.Database(connection)
         return db
 
@@ -169,6 +166,8 @@ class Store:
         return by_group
 
     def add_members(self, db, workspace_id: str, group_id: str, members: dict[str, str]) -> None:
+        if not members:
+            return
         db.conn.executemany(
             "INSERT OR IGNORE INTO group_members (workspace_id, group_id, member_id, member_type) VALUES (?,?,?,?)",
             [(workspace_id, group_id, mid, mtype) for mid, mtype in members.items()])

@@ -6,7 +6,7 @@ import pytest
 from server.scim.errors import ScimError
 from server.scim.normalise import normalise_resource
 from server.scim.schema import ENTERPRISE_USER
-from tests.scim_doubles import contract, enterprise_users, groups, users  # noqa: F401  (fixtures)
+from tests.schema_fixtures import contract, enterprise_users, groups, users  # noqa: F401  (fixtures)
 
 
 def rejects(body, resource_type, scim_type="invalidValue", mentions=""):

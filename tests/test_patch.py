@@ -8,7 +8,7 @@ from server.scim.patch import (
     AddMembers, RemoveAllMembers, RemoveMatchingMembers, RemoveMembers, apply_patch, member_ids_referenced,
 )
 from server.scim.schema import ENTERPRISE_USER
-from tests.scim_doubles import PATCH_HOOKS, contract, enterprise_users, groups, users  # noqa: F401  (fixtures)
+from tests.schema_fixtures import contract, enterprise_users, groups, users  # noqa: F401  (fixtures)
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 MANAGER = f"{ENTERPRISE_USER}:manager"
@@ -19,13 +19,13 @@ def body(*operations):
 
 
 def patch(resource, resource_type, *operations):
-    return apply_patch(resource, body(*operations), resource_type, **PATCH_HOOKS)
+    return apply_patch(resource, body(*operations), resource_type)
 
 
 def rejects(resource, resource_type, patch_body, scim_type):
     before = copy.deepcopy(resource)
     with pytest.raises(ScimError) as caught:
-        apply_patch(resource, patch_body, resource_type, **PATCH_HOOKS)
+        apply_patch(resource, patch_body, resource_type)
     assert (caught.value.status, caught.value.scim_type) == (400, scim_type)
     assert resource == before
     return caught.value
@@ -57,14 +57,14 @@ def test_wrong_schemas_is_invalid_syntax(user, users):
 
 def test_onelogin_patch_without_schemas_is_accepted(group, groups):
     result = apply_patch(group, {"Operations": [{"value": [{"value": "u9"}], "op": "remove", "path": "members"}]},
-                         groups, **PATCH_HOOKS)
+                         groups)
     assert result.member_ops == [RemoveMembers(("u9",))]
 
 
 def test_operations_key_in_any_case(user, users):
     result = apply_patch(user, {"SCHEMAS": [PATCH_OP.upper()], "operations": [{"OP": "replace", "PATH": "active",
                                                                                "VALUE": False}]},
-                         users, **PATCH_HOOKS)
+                         users)
     assert result.data["active"] is False
 
 
@@ -125,12 +125,10 @@ def test_upsert_adds_alongside_other_types(user, users):
                                      {"type": "home", "value": "a@home"}]
 
 
-def test_upsert_without_equality_filter_support_is_no_target(users):
+def test_upsert_with_a_non_equality_filter_is_no_target(users):
     resource = {"id": "u2", "userName": "bob"}
-    hooks = {**PATCH_HOOKS, "filter_equalities": None}
     with pytest.raises(ScimError) as caught:
-        apply_patch(resource, body({"op": "Add", "path": "emails[type eq \"work\"].value", "value": "b@x"}),
-                    users, **hooks)
+        apply_patch(resource, body({"op": "Add", "path": "emails[type co \"wor\"].value", "value": "b@x"}), users)
     assert caught.value.scim_type == "noTarget"
 
 
@@ -326,9 +324,14 @@ def test_remove_members_with_empty_value_array_removes_nobody(group, groups):
     assert patch(group, groups, {"op": "Remove", "path": "members", "value": []}).member_ops == []
 
 
+def test_remove_members_by_other_filters_keeps_the_filter(group, groups):
+    result = patch(group, groups, {"op": "remove", "path": "members[type eq \"Group\"]"})
+    assert [type(op) for op in result.member_ops] == [RemoveMatchingMembers]
+
+
 def test_aadopt_and_okta_remove_member_by_filter(group, groups):
     result = patch(group, groups, {"op": "remove", "path": "members[value eq \"7f4bc1a3\"]"})
-    assert result.member_ops == [RemoveMatchingMembers(("value", "7f4bc1a3"))]
+    assert result.member_ops == [RemoveMembers(("7f4bc1a3",))]
 
 
 def test_remove_members_without_value_removes_all(group, groups):
@@ -349,7 +352,7 @@ def test_okta_membership_patch_keeps_operation_order(group, groups):
     result = patch(group, groups,
                    {"op": "remove", "path": "members[value eq \"u9\"]"},
                    {"op": "add", "path": "members", "value": [{"value": "u1", "display": "t@okta.local"}]})
-    assert result.member_ops == [RemoveMatchingMembers(("value", "u9")), AddMembers(({"value": "u1"},))]
+    assert result.member_ops == [RemoveMembers(("u9",)), AddMembers(({"value": "u1"},))]
 
 
 def test_members_as_plain_string_ids(group, groups):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
+from server.scim import filter as scim_filter
 from server.scim.errors import ScimError, invalid_path, invalid_syntax, invalid_value, mutability
 from server.scim.normalise import (
     AttributeKey, canonical_path, coerce_simple, coerce_value, complex_fields, is_reference, is_unassigned,
@@ -20,11 +21,28 @@ MEMBERS = "members"  # stored and changed by storage as deltas: groups can have 
 
 @dataclass(frozen=True)
 class PatchPath:
-    """A parsed PATCH path `[urn:]name[[value_filter]][.sub]`; `value_filter` is opaque here (filter.py owns it)."""
+    """A parsed PATCH path `[urn:]name[[value_filter]][.sub]`; `value_filter` is a filter.py AST node."""
     urn: str | None
     name: str
     value_filter: object | None = None
     sub: str | None = None
+
+
+def parse_patch_path(text: str) -> PatchPath:
+    parsed = scim_filter.parse_path(text)
+    return PatchPath(parsed.path.urn, parsed.path.name, parsed.filter, parsed.path.sub)
+
+
+matches_element = scim_filter.matches_element
+
+
+def equalities(value_filter) -> dict:
+    """The `sub eq value` pairs of an eq/and-only value filter ({} otherwise): what an upsert of
+    `emails[type eq "work"].value` seeds the new element with, as Entra expects."""
+    terms = value_filter.operands if isinstance(value_filter, scim_filter.And) else (value_filter,)
+    if all(isinstance(t, scim_filter.Compare) and t.op == "eq" and not t.path.urn and not t.path.sub for t in terms):
+        return {t.path.name: t.value for t in terms}
+    return {}
 
 
 # Group membership changes, applied by storage in order.
@@ -59,15 +77,10 @@ class PatchResult:
     changed: bool = False
 
 
-def apply_patch(resource: dict, body: dict, resource_type: ResourceType, *,
-                parse_path: Callable[[str], PatchPath],
-                element_matches: Callable[[object, dict, Attribute], bool],
-                filter_equalities: Callable[[object], dict] | None = None) -> PatchResult:
-    """Apply every operation or none: work happens on a deep copy and any ScimError leaves `resource` untouched.
-    `filter_equalities(value_filter)` gives the `sub eq value` pairs of an eq/and-only filter ({} otherwise); it lets
-    `emails[type eq "work"].value` create the work email when there is none, which Entra relies on."""
+def apply_patch(resource: dict, body: dict, resource_type: ResourceType) -> PatchResult:
+    """Apply every operation or none: work happens on a deep copy and any ScimError leaves `resource` untouched."""
     operations = read_operations(body)
-    patch = _Patch(resource, resource_type, parse_path, element_matches, filter_equalities)
+    patch = _Patch(resource, resource_type)
     for index, operation in enumerate(operations):
         try:
             patch.apply(operation)
@@ -107,11 +120,10 @@ def _lower_keys(obj: dict) -> dict:
 
 
 class _Patch:
-    def __init__(self, resource, resource_type, parse_path, element_matches, filter_equalities):
+    def __init__(self, resource, resource_type):
         self.original = resource
         self.data = copy.deepcopy(resource)
         self.rt = resource_type
-        self.parse_path, self.element_matches, self.filter_equalities = parse_path, element_matches, filter_equalities
         self.member_ops: list[MemberOp] = []
         self.dropped: list[str] = []
 
@@ -168,7 +180,7 @@ class _Patch:
     def _at_path(self, op: str, text: str, value: Any, has_value: bool) -> None:
         schema_id = next((s for s in self.rt.schema_ids if s.lower() == text.lower()), None)
         if schema_id is None:
-            self._apply(op, self.parse_path(text), value, has_value, text)
+            self._apply(op, parse_patch_path(text), value, has_value, text)
         elif op != "remove":
             self._without_path(op, {schema_id: value})  # a whole schema: its attributes are the value's keys
         elif schema_id != self.rt.core.id:
@@ -240,7 +252,7 @@ class _Patch:
             raise invalid_path(f"'{shown}' is not multi-valued; a [filter] cannot select from it.")
         container = self._container(resolved.urn)
         elements = container.get(attribute.name) or []
-        hits = [e for e in elements if value_filter is None or self.element_matches(value_filter, e, attribute)]
+        hits = [e for e in elements if value_filter is None or matches_element(value_filter, e, attribute)]
         if op == "remove" and sub is None:
             elements = [e for e in elements if not any(e is hit for hit in hits)]
         elif op == "remove":
@@ -265,13 +277,13 @@ class _Patch:
         """The new element an upsert creates: the filter's `sub eq value` pairs, so the filter then selects it."""
         if value_filter is None:
             return {}
-        pairs = self.filter_equalities(value_filter) if self.filter_equalities else {}
+        pairs = equalities(value_filter)
         seed = {}
         for name, wanted in pairs.items():
             sub = attribute.sub(name)
             if sub is not None:
                 seed[sub.name] = coerce_simple(sub, wanted, f"{shown}.{sub.name}")
-        if not seed or not self.element_matches(value_filter, seed, attribute):
+        if not seed or not matches_element(value_filter, seed, attribute):
             raise ScimError(400, f"No element of '{shown}' matches the filter, and the filter does not say how "
                                  "to create one (only `sub eq value` filters can).", "noTarget")
         return seed
@@ -282,7 +294,11 @@ class _Patch:
             if op != "remove":
                 raise invalid_path("Members are added or replaced with a value list on path 'members', "
                                    "not through a filter.")
-            self.member_ops.append(RemoveMatchingMembers(value_filter))
+            by_id = {k.lower(): v for k, v in equalities(value_filter).items()}
+            if set(by_id) == {"value"}:  # members[value eq "id"], the common case: a plain id removal
+                self.member_ops.append(RemoveMembers((by_id["value"],)))
+            else:
+                self.member_ops.append(RemoveMatchingMembers(value_filter))
             return
         if op == "remove" and (not has_value or value is None):
             self.member_ops.append(RemoveAllMembers())  # RFC 7644 §3.5.2.2: no value, no filter = all
