@@ -89,7 +89,7 @@ def test_deleting_through_bulk_revokes_too(user_id, scim, admin):
 
 def test_a_refused_scim_write_leaves_access_unchanged(user_id, scim, admin):
     scim.post("/Users", json=new_user("taken@acme.test"))
-    response = scim.put(f"/Users/{user_id}", json=new_user("taken@acme.test", active=False))
+    response = scim.put(f"/Users/{user_id}", json=new_user("taken@acme.test", email="ann@acme.test", active=False))
     assert response.status_code == 409
     assert member(admin, user_id)["access"] == "active"
 
