@@ -10,6 +10,7 @@ import sys
 COMMAND_MODULES = (
     "harness.simulate",
     "server.cli",
+    "server.admin_cli",
 )
 
 

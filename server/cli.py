@@ -19,7 +19,7 @@ def register(subparsers) -> None:
         "serve", help="run the SCIM 2.0 service provider",
         description="Serve the SCIM 2.0 API at http://HOST:PORT/scim/v2 with waitress (threaded). Create a "
                     "token first with `scimharness token generate`.")
-    _db_argument(serve)
+    db_argument(serve)
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default: %(default)s)")
     serve.add_argument("--threads", type=int, default=8, help="worker threads (default: %(default)s)")
@@ -35,7 +35,7 @@ def register(subparsers) -> None:
         description="Print the SCIM Base URL and a new bearer token for a workspace, creating the workspace if "
                     "needed. The token is shown only this once and only its hash is stored; generating another "
                     "invalidates this one immediately.")
-    _db_argument(generate)
+    db_argument(generate)
     generate.add_argument("--workspace", default="default", help="workspace name (default: %(default)s)")
     generate.add_argument("--server-url", default=f"http://127.0.0.1:{DEFAULT_PORT}",
                           help="where the server is reached, for the Base URL (default: %(default)s)")
@@ -43,7 +43,7 @@ def register(subparsers) -> None:
     generate.set_defaults(handler=token_generate_command)
 
 
-def _db_argument(parser: argparse.ArgumentParser) -> None:
+def db_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=os.environ.get(DB_ENV), required=not os.environ.get(DB_ENV),
                         help=f"SQLite database file (created if missing; or set {DB_ENV})")
 

@@ -1,5 +1,5 @@
 """An in-process server for simulations and tests: a temporary (or given) database, one workspace with a
-fresh token, and the app served by waitress on a free loopback port in a background thread."""
+fresh SCIM token and admin key, and the app served by waitress on a free loopback port in a background thread."""
 from __future__ import annotations
 
 import tempfile
@@ -8,7 +8,9 @@ from pathlib import Path
 
 from waitress.server import create_server
 
+from server.admin_keys import generate_admin_key
 from server.app import SCIM_PREFIX, create_app
+from server.http.admin import ADMIN_PREFIX
 from server.storage import Store
 from server.tokens import generate_token
 
@@ -21,9 +23,13 @@ class EmbeddedServer:
         self._tempdir = None if db_path else tempfile.TemporaryDirectory(prefix="scimharness-")
         self.db_path = db_path or str(Path(self._tempdir.name) / "scim.db")
         self.app = create_app(self.db_path, contract)
-        self.token = generate_token(Store(self.db_path), workspace)
+        store = Store(self.db_path)
+        self.token = generate_token(store, workspace)
+        self.admin_key = generate_admin_key(store, workspace)  # lets a simulation seed activity and verify
         self._server = create_server(self.app, host="127.0.0.1", port=0, threads=threads)
-        self.base_url = f"http://127.0.0.1:{self._server.effective_port}{SCIM_PREFIX}"
+        origin = f"http://127.0.0.1:{self._server.effective_port}"
+        self.base_url = origin + SCIM_PREFIX
+        self.admin_base_url = origin + ADMIN_PREFIX
         self._thread = threading.Thread(target=self._server.run, name="scimharness-embedded", daemon=True)
 
     def __enter__(self) -> EmbeddedServer:

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from server.contract import Contract
+from server.members import Members
 from server.scim import normalise, patch, rules
 from server.scim.errors import ScimError, invalid_value, not_found, uniqueness
 from server.scim.filter import matches_element, parse_filter
@@ -34,6 +35,7 @@ class ScimService:
     def __init__(self, store: Store, contract: Contract):
         self.store = store
         self.contract = contract
+        self.members = Members(store)  # workspace access follows each User; hooks run in our transactions
 
     # --- reads -----------------------------------------------------------------------------------
 
@@ -117,8 +119,9 @@ class ScimService:
 
     def delete(self, workspace_id: str, rtype: ResourceType, resource_id: str, if_match: str | None = None) -> None:
         with self.store.transaction() as db:
-            self._require(workspace_id, rtype, resource_id, db, if_match)
+            row = self._require(workspace_id, rtype, resource_id, db, if_match)
             self.store.delete_resource(db, resource_id)
+            self.members.on_resource_deleted(db, row)
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -184,11 +187,13 @@ class ScimService:
             self.store.insert_resource(db, {**row, "created": stamp, "last_modified": stamp, "version": 1})
         except sqlite3.IntegrityError:  # a concurrent create won the race for the same name
             raise uniqueness(f"A {rtype.name} with that {NAME_ATTRIBUTE[rtype.name]} already exists.") from None
+        self.members.on_resource_written(db, row)
 
     def _update(self, db, old: dict, data: dict) -> None:
         rtype = self.contract.resource_type(old["resource_type"])
         row = self._row(old["workspace_id"], rtype, old["id"], data)
         self.store.update_resource(db, {**row, "last_modified": now_timestamp(), "version": old["version"] + 1})
+        self.members.on_resource_written(db, row)
 
     def _wire(self, row: dict, rtype: ResourceType, base_url: str, selection: Selection) -> dict:
         return self._wire_many([row], rtype, base_url, selection)[0]

@@ -146,3 +146,33 @@ def rsps():
 @pytest.fixture
 def fake(rsps) -> FakeScimTarget:
     return FakeScimTarget().install(rsps)
+
+
+# --- workspaces: a second workspace and the admin API ----------------------------------------------
+
+
+class AdminTestClient:
+    """The Flask test client with a workspace admin key applied to every /api call."""
+
+    def __init__(self, flask_client, key: str):
+        self.flask = flask_client
+        self.key = key
+
+    def get(self, path, **kw):
+        return self.flask.get("/api" + path, headers={"Authorization": f"Bearer {self.key}"}, **kw)
+
+    def post(self, path, json=None, **kw):
+        return self.flask.post("/api" + path, json=json, headers={"Authorization": f"Bearer {self.key}"}, **kw)
+
+
+@pytest.fixture
+def admin(app, db_path, token):
+    from server.admin_keys import generate_admin_key
+
+    return AdminTestClient(app.test_client(), generate_admin_key(Store(db_path), "acme"))
+
+
+@pytest.fixture
+def other_scim(app, db_path):
+    """A SCIM client for a second workspace, 'globex', on the same server."""
+    return ScimTestClient(app.test_client(), generate_token(Store(db_path), "globex"))
