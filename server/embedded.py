@@ -6,6 +6,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from waitress import wasyncore
 from waitress.server import create_server
 
 from server.admin_keys import generate_admin_key
@@ -40,7 +41,10 @@ class EmbeddedServer:
         self.stop()
 
     def stop(self) -> None:
-        self._server.close()
+        # Close every socket on the serve loop's own thread: closing them from here races its select() and
+        # leaves the loop waiting out its timeout.
+        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))
         self._thread.join(timeout=5)
+        self._server.task_dispatcher.shutdown()
         if self._tempdir:
             self._tempdir.cleanup()
