@@ -98,7 +98,6 @@ class OneLoginProfile(IdpProfile):
         self.connected = False
         self.watermark: int | None = None
         self.links: dict[str, str] = {}                   # directory object id -> target user id
-        self.sent: dict[str, dict] = {}                   # last user body the target accepted
         self.memberships: dict[str, list[str]] = {}       # object id -> group names it was added to
         self.group_ids: dict[str, str] = {}               # displayName -> target group id
         self.pushed_groups: set[str] = set()              # groups OneLogin created or added a member to
@@ -228,7 +227,6 @@ class OneLoginProfile(IdpProfile):
     def _unlink(self, object_id: str) -> None:
         """App access is gone: OneLogin stops managing the user; a new access looks it up and links again."""
         del self.links[object_id]
-        self.sent.pop(object_id, None)
         self.memberships.pop(object_id, None)
 
     # -- users --------------------------------------------------------------------------------------------------
@@ -270,17 +268,15 @@ class OneLoginProfile(IdpProfile):
                        exchange)
             return
         self.links[object_id] = created["id"]
-        self.sent[object_id] = body
         report.created.append(object_id)
         if self._sync_groups(object_id, user, report):
             self._set_state(object_id, "Provisioned", "create")
 
     def _update(self, object_id: str, user: DirectoryUser, report: CycleReport) -> None:
-        body = self.user_body(user)
-        if body != self.sent.get(object_id):
-            if not self._write_user(object_id, body, "update", report):
-                return
-            report.updated.append(object_id)
+        """Any change to the user (a role included) is an update task: the full template goes out again."""
+        if not self._write_user(object_id, self.user_body(user), "update", report):
+            return
+        report.updated.append(object_id)
         if self._sync_groups(object_id, user, report):
             self._set_state(object_id, "Provisioned", "update")
 
@@ -294,20 +290,15 @@ class OneLoginProfile(IdpProfile):
             exchange = self.client.patch(path, {"schemas": [PATCH_OP],
                                                 "Operations": [{"op": "replace", "value": values}]},
                                          subject=object_id, purpose=action)
-        if self._succeeded(exchange, object_id, action, report):
-            self.sent[object_id] = body
-            return True
-        return False
+        return self._succeeded(exchange, object_id, action, report)
 
     def _suspend(self, object_id: str, user: DirectoryUser, report: CycleReport, action: str) -> None:
         """Remove from its groups, then update with active false [LINKYARD]; a suspended user is still linked."""
         if not self._leave_groups(object_id, report, action):
             return
-        body = self.user_body(user, active=False)
-        if body != self.sent.get(object_id):
-            if not self._write_user(object_id, body, action, report):
-                return
-            report.disabled.append(object_id)
+        if not self._write_user(object_id, self.user_body(user, active=False), action, report):
+            return
+        report.disabled.append(object_id)
         self._set_state(object_id, "Suspended", action)
         if action == "deprovision":
             self._unlink(object_id)
@@ -328,18 +319,19 @@ class OneLoginProfile(IdpProfile):
         return group_values(user.roles, self.rules, self.settings["groups_multi_value"])
 
     def _sync_groups(self, object_id: str, user: DirectoryUser, report: CycleReport) -> bool:
-        """After the user call: list groups, POST the missing ones, PATCH add; PATCH remove what no longer applies."""
+        """After the user call: list groups, POST the missing ones, then one PATCH add per group [LINKYARD];
+        PATCH remove for groups that no longer apply."""
         wanted = self.wanted_groups(user)
         current = self.memberships.get(object_id, [])
         to_add = [g for g in wanted if g not in current]
         if to_add:
             if self._list_groups(object_id, report) is None:
                 return False
-            for name in to_add:
-                if name not in self.group_ids and not self._create_group(object_id, name, report):
-                    return False
-                if not self._member(object_id, name, "add", report):
-                    return False
+            missing = [name for name in to_add if name not in self.group_ids]
+            if not all(self._create_group(object_id, name, report) for name in missing):
+                return False
+            if not all(self._member(object_id, name, "add", report) for name in to_add):
+                return False
         return all(self._member(object_id, name, "remove", report) for name in current if name not in wanted)
 
     def _leave_groups(self, object_id: str, report: CycleReport, action: str) -> bool:
