@@ -16,15 +16,16 @@ from harness.transport import Exchange, ScimClient
 from harness.verifier import ExpectedGroup
 from idp_profiles.base import Cadence, CycleReport, ExpectedUser, IdpProfile, ProbeResult, ProvisioningFailure, Reaction
 from idp_profiles.onelogin.fields import UserVocabulary
-from idp_profiles.onelogin.groups import GroupRule, create_group_body, group_values, membership_patch
+from idp_profiles.onelogin.groups import (JOINED_SEPARATOR, GroupRule, create_group_body, group_values,
+                                          membership_patch)
 from idp_profiles.onelogin.template import ScimTemplate
 
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PAGE_SIZE = 100
 DEPROVISION_ACTIONS = ("delete", "suspend", "nothing")     # "When users are deleted in OneLogin, or app access…"
 SUSPENDED_ACTIONS = ("suspend", "nothing")                 # "When user accounts are suspended in OneLogin…"
 APPROVAL_KINDS = ("create", "update", "delete")            # "Require admin approval before this action…"
+SCENARIO_ACTIONS = ("approve", "refresh_entitlements")       # OneLogin-only scenario events, see `perform`
 # Which approval checkbox holds each intent: losing access is a "Delete user" task even when it suspends.
 APPROVAL_OF = {"create": "create", "update": "update", "suspend": "update", "deprovision": "delete"}
 
@@ -175,6 +176,18 @@ class OneLoginProfile(IdpProfile):
                 del self.pending[task.object_id]
                 self._reconcile(task.object_id, report, approved=True)
         return report
+
+    def perform(self, action: str, object_id: str | None = None, **params: Any) -> None:
+        """A OneLogin-only scenario event: `approve` (optional `task` = create|update|delete, optional user) or
+        `refresh_entitlements`."""
+        if action == "approve":
+            self.approve(params.pop("task", None), object_id)
+        elif action == "refresh_entitlements":
+            self.refresh_entitlements()
+        else:
+            raise ValueError(f"OneLogin has no scenario action {action!r}; it has {', '.join(SCENARIO_ACTIONS)}")
+        if params:
+            raise ValueError(f"{action} takes no {', '.join(sorted(params))}")
 
     def refresh_entitlements(self) -> list[str]:
         """Entitlements → Refresh: list the target's groups; returns their names."""
@@ -422,6 +435,20 @@ class OneLoginProfile(IdpProfile):
         self.states[object_id] = AdminViewRow(user.user_principal_name if user else object_id, object_id, status,
                                               action, reason, tuple(self.memberships.get(object_id, [])))
 
+    def configuration_warnings(self) -> list[str]:
+        """Settings that make OneLogin send something other than what the admin most likely meant."""
+        warnings = []
+        if self.rules and not self.settings["groups_include_in_provisioning"]:
+            warnings.append("group rules are set but the Groups parameter is not included in user provisioning: "
+                            "no group is sent")
+        several = [group_values(u.roles, self.rules, multi_value=True) for u in self.directory.users.values()]
+        joined = sorted({JOINED_SEPARATOR.join(values) for values in several if len(values) > 1})
+        if not self.settings["groups_multi_value"] and self.settings["groups_include_in_provisioning"] and joined:
+            warnings.append("the Groups parameter is not multi-value: users with several groups get one group "
+                            f"named by the values joined with {JOINED_SEPARATOR!r} (here: "
+                            f"{', '.join(repr(g) for g in joined)})")
+        return warnings
+
     def admin_view(self) -> list[AdminViewRow]:
         """The app's Users tab: every user OneLogin has tried to provision, with its state, sorted by name."""
         return sorted(self.states.values(), key=lambda row: row.label.lower())
@@ -429,19 +456,23 @@ class OneLoginProfile(IdpProfile):
     # -- expected end state -------------------------------------------------------------------------------------
     def expected_users(self) -> list[ExpectedUser]:
         expected = []
+        for object_id, user, presence in self._promises():
+            body = self.user_body(user)
+            attributes = {"present": expected_attributes(body), "inactive": {"active": False}}.get(presence, {})
+            expected.append(ExpectedUser(object_id, user.user_principal_name, presence, "userName",
+                                         get_ci(body, "userName") or "", attributes))
+        return expected
+
+    def _promises(self) -> list[tuple[str, DirectoryUser, str]]:
+        """(object id, user, presence) for every directory user whose end state the configuration promises."""
+        promises = []
         for object_id in [*self.directory.users, *self.directory.deleted_users]:
             user = self.directory.user(object_id)
             assert user is not None
             presence = self._expected_presence(object_id, user)
-            if presence is None:
-                continue
-            user_name = get_ci(self.user_body(user), "userName") or ""
-            attributes = expected_attributes(self.user_body(user)) if presence == "present" else {}
-            if presence == "inactive":
-                attributes = {"active": False}
-            expected.append(ExpectedUser(object_id, user.user_principal_name, presence, "userName", user_name,
-                                         attributes))
-        return expected
+            if presence is not None:
+                promises.append((object_id, user, presence))
+        return promises
 
     def _expected_presence(self, object_id: str, user: DirectoryUser) -> str | None:
         """None: nothing is promised (pending updates or deletions, Do nothing after losing access)."""
@@ -462,14 +493,9 @@ class OneLoginProfile(IdpProfile):
             return []
         members: dict[str, set[str]] = {name: set() for name in self.pushed_groups}
         judged: set[str] = set()
-        for object_id in [*self.directory.users, *self.directory.deleted_users]:
-            user = self.directory.user(object_id)
-            assert user is not None
-            presence = self._expected_presence(object_id, user)
-            if presence is None:
-                continue
+        for object_id, user, presence in self._promises():
             judged.add(object_id)
-            if presence == "present" and user.account_enabled and object_id in self.directory.users:
+            if presence == "present":              # live, in scope, and active or left alone while suspended
                 for name in self.wanted_groups(user):
                     members.setdefault(name, set()).add(object_id)
         return [ExpectedGroup(name, frozenset(ids), frozenset(judged)) for name, ids in sorted(members.items())]
