@@ -146,3 +146,19 @@ def test_joined_roles_misconfiguration_in_a_real_target(target):
     assert members == {"Engineering,Sales": [profile.links[first]], "Engineering": [profile.links[second]]}
     groups = verify_groups(client, profile.expected_groups(), profile.trace)
     assert groups.findings == [] and groups.checked_attributes == 6      # 2 groups × 3 judged users
+
+
+def test_the_v1_1_template_with_an_emails_object(target, request):
+    """The embedded server accepts `emails` as an object (OneLogin quirk 1); scim2-server refuses it with 400."""
+    directory = generate_org(users=2, groups=1, seed=2)
+    profile = OneLoginProfile.configure(directory, *target, {"template": "enterprise-1.1"})
+    profile.run_cycle()
+    posts = [e for e in profile.trace if e.method == "POST"]
+    assert all(isinstance(e.request_body["emails"], dict) for e in posts)
+    if request.node.callspec.params["target"] == "embedded":
+        assert [e.status for e in posts] == [201, 201] and {r.status for r in profile.admin_view()} == {"Provisioned"}
+        assert all(isinstance(e.response_body["emails"], list) for e in posts)
+    else:
+        assert [e.status for e in posts] == [400, 400]
+        assert {(r.status, r.reason) for r in profile.admin_view()} == {
+            ("Failed", "POST answered 400: Input should be a valid array: emails")}
