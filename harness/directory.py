@@ -24,6 +24,7 @@ class DirectoryUser:
     employee_id: str | None = None
     manager_id: str | None = None       # object_id of another DirectoryUser
     account_enabled: bool = True
+    roles: list[str] = field(default_factory=list)   # OneLogin roles: its app rules turn them into groups
 
 
 @dataclass
@@ -102,6 +103,13 @@ class Directory:
 
     def enable_user(self, object_id: str) -> DirectoryEvent | None:
         return self.update_user(object_id, account_enabled=True)
+
+    def add_role(self, object_id: str, role: str) -> DirectoryEvent | None:
+        roles = self.users[object_id].roles
+        return None if role in roles else self.update_user(object_id, roles=[*roles, role])
+
+    def remove_role(self, object_id: str, role: str) -> DirectoryEvent | None:
+        return self.update_user(object_id, roles=[r for r in self.users[object_id].roles if r != role])
 
     def hard_delete_user(self, object_id: str) -> DirectoryEvent:
         """Purge a user (Entra: hard delete, 30 days after soft delete or purged by an admin)."""

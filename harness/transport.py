@@ -63,15 +63,19 @@ class TargetUnreachable(Exception):
 class ScimClient:
     """A SCIM client bound to one base URL and bearer token. Every call returns, and appends to `trace`, an Exchange.
 
-    `user_agent=None` sends no User-Agent header at all (Entra's Test Connection was observed without one)."""
+    `user_agent=None` sends no User-Agent header at all (Entra's Test Connection was observed without one);
+    `headers` go with every request over the defaults (OneLogin's Custom Headers)."""
 
     def __init__(self, base_url: str, token: str | None, *, session: requests.Session | None = None,
-                 timeout: float = 30.0, user_agent: str | None = "scimharness/0.1") -> None:
+                 timeout: float = 30.0, user_agent: str | None = "scimharness/0.1",
+                 content_type: str = SCIM_JSON, headers: dict[str, str] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
         self.session = session or requests.Session()
         self.timeout = timeout
         self.user_agent = user_agent
+        self.content_type = content_type
+        self.headers = dict(headers or {})
         self.trace: list[Exchange] = []
 
     @staticmethod
@@ -86,8 +90,9 @@ class ScimClient:
         headers = {"Accept": SCIM_JSON, "User-Agent": self.user_agent or SKIP_HEADER}
         data = None
         if body is not None:
-            headers["Content-Type"] = SCIM_JSON
+            headers["Content-Type"] = self.content_type
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        headers.update(self.headers)
         recorded_headers = {k: v for k, v in headers.items() if v is not SKIP_HEADER}
         if self._token is not None:
             headers["Authorization"] = f"Bearer {self._token}"

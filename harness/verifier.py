@@ -172,10 +172,11 @@ class Verifier:
 
 
 def _target_ids(object_id: str, trace: list[Exchange]) -> list[str]:
-    """Ids the target itself gave this object: in a 201 to its POST or in a match/read answer."""
+    """Ids the target itself gave this user: in a 201 to its POST or in a match/read answer."""
     ids: list[str] = []
     for exchange in trace:
-        if exchange.subject != object_id or not exchange.ok or not isinstance(exchange.response_body, dict):
+        if exchange.subject != object_id or not exchange.ok or not isinstance(exchange.response_body, dict) \
+                or not exchange.path.startswith("/Users"):
             continue
         body = exchange.response_body
         found = [r.get("id") for r in body.get("Resources") or [] if isinstance(r, dict)] \
@@ -202,3 +203,60 @@ def _last_writing(trace: list[Exchange], object_id: str, path: str) -> Exchange 
         elif read_path(body, path) is not None:
             return exchange
     return None
+
+
+# -- groups: generic, for any profile that provisions groups ------------------------------------------------------
+@dataclass(frozen=True)
+class ExpectedGroup:
+    """A group the IdP should have left in the target, the directory users that must be its members, and the users
+    whose membership is judged at all (anyone else may or may not be a member)."""
+    display_name: str
+    members: frozenset[str]
+    judged: frozenset[str]
+
+
+def verify_groups(client: ScimClient, expected: Iterable[ExpectedGroup], idp_trace: list[Exchange],
+                  labels: dict[str, str] | None = None) -> Verification:
+    """Find each group by displayName, read it by id, and compare its members with the users' target ids."""
+    result = Verification()
+    labels = labels or {}
+    for want in expected:
+        group, evidence = _find_group(client, want.display_name)
+        if group is None:
+            result.findings.append(Finding(
+                "", want.display_name, "missing", f"group {want.display_name!r} not found in the target",
+                cause=next((e for e in reversed(idp_trace) if e.method == "POST" and e.path == "/Groups"
+                            and isinstance(e.request_body, dict)
+                            and e.request_body.get("displayName") == want.display_name), None), evidence=evidence))
+            continue
+        actual = {m.get("value") for m in group.get("members") or [] if isinstance(m, dict)}
+        for object_id in sorted(want.judged):
+            target_ids = set(_target_ids(object_id, idp_trace))
+            if not target_ids:
+                continue                   # the target never acknowledged the user: the user check reports it
+            result.checked_attributes += 1
+            should = object_id in want.members
+            if bool(target_ids & actual) == should:
+                continue
+            result.findings.append(Finding(
+                object_id, labels.get(object_id, object_id), "membership",
+                f"{'not a member' if should else 'still a member'} of group {want.display_name!r}",
+                attribute="members", expected=should, actual=not should,
+                cause=next((e for e in reversed(idp_trace) if e.subject == object_id and e.method == "PATCH"
+                            and e.path == f"/Groups/{group.get('id')}"), None) or _last(idp_trace, object_id),
+                evidence=evidence))
+    result.reads = len(client.trace)
+    return result
+
+
+def _find_group(client: ScimClient, display_name: str) -> tuple[dict | None, Exchange]:
+    exchange = client.get("/Groups", params={"filter": f'displayName eq "{display_name}"'}, purpose="verify")
+    body = exchange.response_body
+    resources = body.get("Resources") or [] if exchange.status == 200 and isinstance(body, dict) else []
+    group = next((g for g in resources if isinstance(g, dict) and g.get("displayName") == display_name), None)
+    if group is None or not group.get("id"):
+        return None, exchange
+    by_id = client.get(f"/Groups/{group['id']}", purpose="verify")      # a list may leave members out
+    if by_id.status == 200 and isinstance(by_id.response_body, dict):
+        return by_id.response_body, by_id
+    return group, exchange

@@ -6,6 +6,7 @@ import importlib
 
 PROFILES = {
     "entra": "idp_profiles.entra:EntraProfile",
+    "onelogin": "idp_profiles.onelogin:OneLoginProfile",
 }
 
 
