@@ -27,6 +27,8 @@ class Finding:
     actual: Any = None
     cause: Exchange | None = None          # from the IdP's trace
     evidence: Exchange | None = None       # the verifier's own read of the target
+    category: str | None = None            # server-bug, expected-refusal, harness-limitation (harness.verdicts)
+    reason: str = ""                       # why it got that category
 
 
 @dataclass

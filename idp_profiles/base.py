@@ -103,6 +103,7 @@ class IdpProfile(abc.ABC):
     default_settings: ClassVar[dict[str, Any]] = {}
     client_options: ClassVar[dict[str, Any]] = {}          # e.g. {"user_agent": None}
     cadence: ClassVar[Cadence]
+    scenario_actions: ClassVar[frozenset[str]] = frozenset()   # profile-specific scenario events, e.g. push_now
 
     def __init__(self, directory: Directory, client: ScimClient, settings: Mapping[str, Any] | None = None,
                  clock: Clock | None = None) -> None:
@@ -121,12 +122,17 @@ class IdpProfile(abc.ABC):
                   settings: Mapping[str, Any] | None = None, clock: Clock | None = None,
                   **client_kwargs: Any) -> "IdpProfile":
         """A profile bound to a target, as an admin configures the app (base URL, token, settings)."""
-        client = ScimClient(base_url, token, **{**cls.client_options, **client_kwargs})
+        client = ScimClient(base_url, token, clock=clock, **{**cls.client_options, **client_kwargs})
         return cls(directory, client, settings, clock)
 
     @property
     def trace(self) -> list[Exchange]:
         return self.client.trace
+
+    def apply_scenario_action(self, action: str, params: Mapping[str, Any]) -> str:
+        """Carry out one of `scenario_actions` (an admin clicking something in this IdP's console); returns
+        what happened, for the report."""
+        raise NotImplementedError(f"{self.title} declares no scenario action {action!r}")
 
     @abc.abstractmethod
     def test_connection(self) -> ProbeResult:
