@@ -12,7 +12,7 @@ from harness.clock import Clock
 from harness.directory import Directory, DirectoryGroup, DirectoryUser
 from harness.faults import FaultPlan, FaultWindow
 from harness.sample_org import PersonFactory, latin_form
-from harness.scenario_files import ACTIONS, EventSpec, ScenarioError
+from harness.scenario_files import ACTIONS, EventSpec, ScenarioError, format_duration
 from idp_profiles.base import IdpProfile
 
 RENAMED_SURNAME = "Ó Súilleabháin"       # a rename with an accent and a space, folded for the new UPN
@@ -91,7 +91,7 @@ class EventApplier:
                                             f"(pick:0 … pick:{len(in_scope) - 1})") from None
         found = next((i for i, u in users.items() if u.user_principal_name.lower() == ref.lower()), None)
         if found is None:
-            raise self.error(spec, key, f"no user {ref!r} in the directory at +{spec.at} (a UPN, pick:N or random)")
+            raise self.error(spec, key, f"no user {ref!r} in the directory at +{format_duration(spec.at)} (a UPN, pick:N or random)")
         return found
 
     def group_ref(self, spec: EventSpec, name: Any, key: str = "group") -> str:
@@ -282,7 +282,7 @@ class EventApplier:
         window = self.faults.open(FaultWindow(
             p["kind"], now, now + p["duration"], status=p.get("status", 503), retry_after=p.get("retry_after"),
             delay=float(p.get("delay", 0)), rate=float(p.get("rate", 1)), idp=spec.idp))
-        return f"fault for {p['duration']}: {window.describe()}", [], None
+        return f"fault for {format_duration(p['duration'])}: {window.describe()}", [], None
 
     # -- profile-specific -------------------------------------------------------------------------------------
     def _profile_action(self, spec: EventSpec):

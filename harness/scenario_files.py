@@ -291,7 +291,7 @@ class _Locator:
     def find(self, key: str, table: str | None, index: int) -> int | None:
         key = re.sub(r"\[\d+\]$", "", key)
         start, stop = self._table(table, index) if table else (0, len(self.lines))
-        pattern = re.compile(rf'^\s*"?{re.escape(key)}"?\s*[=:]' if not self.json_format
+        pattern = re.compile(rf'(^|[{{,\s])"?{re.escape(key)}"?\s*=' if not self.json_format
                              else rf'"{re.escape(key)}"\s*:')
         for number in range(start, stop):
             if pattern.search(self.lines[number]):
@@ -299,8 +299,13 @@ class _Locator:
         return start + 1 if table and start < len(self.lines) else None
 
     def _table(self, table: str, index: int) -> tuple[int, int]:
-        if self.json_format:
-            return 0, len(self.lines)
+        if self.json_format:            # the N-th object opened after the array's key (one object per line or block)
+            key = next((n for n, line in enumerate(self.lines) if f'"{table}"' in line), None)
+            opened = [n for n, line in enumerate(self.lines) if key is not None and n >= key and "{" in line
+                      and (n > key or line.index("{") > line.index(f'"{table}"'))]
+            if index >= len(opened):
+                return 0, len(self.lines)
+            return opened[index], opened[index + 1] if index + 1 < len(opened) else len(self.lines)
         header = re.compile(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]")
         starts = [n for n, line in enumerate(self.lines) if header.match(line)]
         if index >= len(starts):

@@ -120,7 +120,7 @@ class RealtimeScheduler:
     def run_until(self, end: datetime, progress: Progress | None = None, poll: float = 1.0) -> None:
         self.scheduler.start()
         try:
-            while not self._job_errors.errors and self.clock.now() < end:
+            while not self._job_errors.errors and (self.clock.now() < end or self._due_by(end)):
                 time.sleep(min(poll, max((self.clock.wall_time(end) - datetime.now(timezone.utc))
                                               .total_seconds(), 0.01)))
                 if progress:
@@ -128,6 +128,12 @@ class RealtimeScheduler:
         finally:
             self.scheduler.shutdown(wait=True)
         self._job_errors.raise_first()
+
+    def _due_by(self, end: datetime) -> bool:
+        """A job whose fire time is within the run has not started yet (the end is inclusive, as in virtual time)."""
+        wall_end = self.clock.wall_time(end)
+        return any(job.next_run_time is not None and job.next_run_time <= wall_end
+                   for job in self.scheduler.get_jobs())
 
 
 SimulationScheduler = VirtualTimeScheduler | RealtimeScheduler

@@ -159,6 +159,9 @@ class Simulation:
                     self._verify(idp)
         except TargetUnreachable as exc:
             raise UsageError(f"cannot reach the target at {self.target.base_url}: {exc.exchange.error}") from exc
+        finally:
+            for idp in self.run.idps:         # idle keep-alive connections would hold the target's threads
+                idp.profile.client.session.close()
         self.run.ended = self.clock.now()
         self.run.wall_seconds = time.perf_counter() - started
         return self.run
@@ -210,23 +213,27 @@ class Simulation:
         synced = {*report.created, *report.matched, *report.updated, *report.disabled, *report.deleted} - failed
         if synced:
             expected = [e for e in idp.profile.expected_users() if e.object_id in synced]
-            record.checks = self._verifier(idp).verify_users(expected, idp.profile.trace)
+            record.checks = self._read_back(idp, expected)
             for finding in record.checks.findings:
                 judge(finding, idp.name, self.faults)
 
-    def _verifier(self, idp: IdpRun) -> Verifier:
-        return Verifier(ScimClient(self.target.base_url, self.applier.tokens.get(idp.workspace),
-                                   timeout=self.timeout))
+    def _read_back(self, idp: IdpRun, expected: list) -> Verification:
+        """Verify with the service provider's current token, over a connection of its own (no faults)."""
+        client = ScimClient(self.target.base_url, self.applier.tokens.get(idp.workspace), timeout=self.timeout)
+        with client.session:
+            return Verifier(client).verify_users(expected, idp.profile.trace)
 
     def _verify(self, idp: IdpRun) -> None:
-        idp.verification = self._verifier(idp).verify_users(idp.profile.expected_users(), idp.profile.trace)
+        idp.verification = self._read_back(idp, idp.profile.expected_users())
         last = idp.cycles[-1].report if idp.cycles else None
         if last is not None and last.aborted:
             probe = last.probe.exchange if last.probe else None
             idp.verification.findings.insert(0, Finding("", f"{last.kind} cycle", "cycle-aborted", last.aborted,
                                                         cause=probe))
+        last_start = idp.cycles[-1].at if idp.cycles else self.run.started
+        unsynced = frozenset(i for e in self.run.events if e.at >= last_start for i in e.object_ids)
         for finding in idp.verification.findings:
-            judge(finding, idp.name, self.faults)
+            judge(finding, idp.name, self.faults, unsynced)
 
 
 def run_simulation(scenario: Scenario, target: Target, *, idp: str | None = None, seed: int | None = None,

@@ -16,9 +16,14 @@ def injected(exchange: Exchange) -> bool:
     return INJECTED_HEADER in exchange.response_headers or INJECTED_ERROR in (exchange.error or "")
 
 
-def judge(finding: Finding, idp: str, faults: FaultPlan) -> Finding:
-    """Sets `finding.category` and `finding.reason` from the request that caused it; returns the finding."""
-    finding.category, finding.reason = _verdict(finding.cause, idp, faults)
+def judge(finding: Finding, idp: str, faults: FaultPlan, unsynced: frozenset[str] = frozenset()) -> Finding:
+    """Sets `finding.category` and `finding.reason` from the request that caused it; returns the finding.
+    `unsynced`: objects the directory changed after the IdP's last cycle began (the run ended first)."""
+    if finding.object_id in unsynced:
+        finding.category, finding.reason = HARNESS_LIMITATION, ("changed in the directory after the IdP's last "
+                                                                "cycle: the run ended before it was synced")
+    else:
+        finding.category, finding.reason = _verdict(finding.cause, idp, faults)
     return finding
 
 
