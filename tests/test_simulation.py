@@ -152,3 +152,12 @@ def test_realtime_run_on_a_sped_up_wall_clock(capsys):
 def test_speed_needs_realtime(capsys):
     assert main(["simulate", "--idp", "entra", "--speed", "10"]) == 2
     assert "--speed only applies to --realtime" in capsys.readouterr().err
+
+
+def test_changes_after_the_last_cycle_are_a_harness_limitation_not_a_bug(live_server):
+    scenario = parse_scenario(RENAME.replace('until = "40m"', 'until = "30m"'), "early-end.toml")
+    run = run_simulation(scenario, _embedded(live_server))
+    assert len(run.idps[0].cycles) == 1 and run.passed
+    limited = {f.label for f in run.findings() if f.category == HARNESS_LIMITATION}
+    assert limited == {run.directory.users[e.object_ids[0]].user_principal_name for e in run.events}
+    assert all("run ended before it was synced" in f.reason for f in run.findings())
