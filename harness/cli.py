@@ -9,6 +9,7 @@ import sys
 # Modules that contribute commands, in the order `--help` lists them.
 COMMAND_MODULES = (
     "harness.simulate",
+    "harness.scenario_command",
     "server.cli",
     "server.admin_cli",
 )

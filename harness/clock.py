@@ -26,11 +26,23 @@ class SimulatedClock:
 
 
 class WallClock:
+    """Real time, optionally sped up for soak runs: `speed` simulated seconds pass per wall second."""
+
+    def __init__(self, speed: float = 1.0) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = speed
+        self._origin = datetime.now(timezone.utc)
+
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return self._origin + (datetime.now(timezone.utc) - self._origin) * self.speed
 
     def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
+        time.sleep(seconds / self.speed)
+
+    def wall_time(self, moment: datetime) -> datetime:
+        """The wall-clock instant at which this clock shows `moment` (what a real scheduler waits for)."""
+        return self._origin + (moment - self._origin) / self.speed
 
 
 Clock = SimulatedClock | WallClock

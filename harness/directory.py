@@ -111,6 +111,14 @@ class Directory:
     def remove_role(self, object_id: str, role: str) -> DirectoryEvent | None:
         return self.update_user(object_id, roles=[r for r in self.users[object_id].roles if r != role])
 
+    def soft_delete_user(self, object_id: str) -> DirectoryEvent | None:
+        """Entra's soft delete (recycle bin) and Okta's deactivate: to provisioning, the account is now inactive."""
+        user = self.users[object_id]
+        if not user.account_enabled:
+            return None
+        user.account_enabled = False
+        return self._record("soft_deleted", "user", object_id, {"account_enabled": (True, False)})
+
     def hard_delete_user(self, object_id: str) -> DirectoryEvent:
         """Purge a user (Entra: hard delete, 30 days after soft delete or purged by an admin)."""
         user = self.users.pop(object_id)
@@ -142,6 +150,32 @@ class Directory:
         group.member_ids.append(member_id)
         return self._record("member_added", "group", group_id, {"members": (None, member_id)})
 
+    def remove_member(self, group_id: str, member_id: str) -> DirectoryEvent | None:
+        group = self.groups[group_id]
+        if member_id not in group.member_ids:
+            return None
+        group.member_ids.remove(member_id)
+        return self._record("member_removed", "group", group_id, {"members": (member_id, None)})
+
+    def rename_group(self, group_id: str, display_name: str) -> DirectoryEvent | None:
+        group = self.groups[group_id]
+        if group.display_name == display_name:
+            return None
+        old, group.display_name = group.display_name, display_name
+        return self._record("updated", "group", group_id, {"display_name": (old, display_name)})
+
+    def delete_group(self, group_id: str) -> DirectoryEvent:
+        """Delete a group: its members lose the scope it gave them (recorded first, so profiles see each one)."""
+        group = self.groups[group_id]
+        for member_id in list(group.member_ids):
+            self.remove_member(group_id, member_id)
+        self.assignments.discard(group_id)
+        for other in self.groups.values():
+            if group_id in other.member_ids:
+                other.member_ids.remove(group_id)
+        del self.groups[group_id]
+        return self._record("deleted", "group", group_id)
+
     def assign(self, object_id: str) -> DirectoryEvent | None:
         if object_id in self.assignments:
             return None
@@ -170,10 +204,11 @@ class Directory:
         """Users whose provisioning state an event can change (a group assignment touches its direct members)."""
         if event.object_type == "user":
             return [event.object_id]
-        group = self.groups.get(event.object_id)
-        if group is None or event.kind not in {"assigned", "unassigned", "member_added", "member_removed"}:
-            return []
-        if event.kind.startswith("member_"):
-            member = event.changes.get("members", (None, None))[1]
+        if event.kind in ("member_added", "member_removed"):
+            old, new = event.changes.get("members", (None, None))
+            member = new if event.kind == "member_added" else old
             return [member] if member in self.users else []
+        group = self.groups.get(event.object_id)
+        if group is None or event.kind not in ("assigned", "unassigned"):
+            return []
         return [m for m in group.member_ids if m in self.users]

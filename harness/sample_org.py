@@ -92,18 +92,19 @@ def _draw_name(rng: random.Random) -> tuple[str, str, str, str, str | None]:
     return given, family, given_latin or latin_form(given), family_latin or latin_form(family), family_first
 
 
-def generate_org(seed: int = 0, users: int = DEFAULT_USERS, groups: int = DEFAULT_GROUPS,
-                 domain: str = "Contoso.onmicrosoft.com", mail_domain: str = "contoso.com") -> Directory:
-    """Build the sample organisation. Same seed and sizes give the same directory, GUIDs included."""
-    if users < 1:
-        raise ValueError("users must be at least 1")
-    rng = random.Random(seed)
-    directory = Directory(tenant_domain=domain)
-    taken_locals: set[str] = set()
-    employee_numbers = rng.sample(range(10000, 99999), users)
-    departments = list(DEPARTMENTS)
+class PersonFactory:
+    """Draws realistic people: a name from a weighted culture, a unique UPN in one of the usual styles, and a
+    mailbox that is sometimes absent, plus-addressed or mixed case. Used for the sample org and for later hires."""
 
-    def make_user(index: int, department: str, title: str, manager_id: str | None) -> DirectoryUser:
+    def __init__(self, rng: random.Random, domain: str, mail_domain: str, taken: set[str] | None = None) -> None:
+        self.rng = rng
+        self.domain = domain
+        self.mail_domain = mail_domain
+        self.taken_locals = taken if taken is not None else set()   # lower-cased UPN local parts in use
+
+    def person(self, department: str | None, title: str | None, manager_id: str | None,
+               employee_id: str | None) -> DirectoryUser:
+        rng, mail_domain = self.rng, self.mail_domain
         given, family, given_latin, family_latin, family_first = _draw_name(rng)
         style = rng.random()
         if style < 0.8:
@@ -113,10 +114,10 @@ def generate_org(seed: int = 0, users: int = DEFAULT_USERS, groups: int = DEFAUL
         else:
             local = f"{given_latin}{family_latin}"           # ZoeOBrien
         base, n = local, 2
-        while local.lower() in taken_locals:                 # UPNs are unique regardless of case
+        while local.lower() in self.taken_locals:            # UPNs are unique regardless of case
             local, n = f"{base}{n}", n + 1
-        taken_locals.add(local.lower())
-        upn_domain = domain if rng.random() < 0.7 else mail_domain.capitalize()
+        self.taken_locals.add(local.lower())
+        upn_domain = self.domain if rng.random() < 0.7 else mail_domain.capitalize()
         roll = rng.random()
         if roll < 0.03:
             mail = None                                      # no mailbox: emails are simply not sent
@@ -130,7 +131,22 @@ def generate_org(seed: int = 0, users: int = DEFAULT_USERS, groups: int = DEFAUL
         return DirectoryUser(
             object_id=_guid(rng), user_principal_name=f"{local}@{upn_domain}", mail_nickname=local,
             given_name=given, surname=family, display_name=display, mail=mail, job_title=title,
-            department=department, employee_id=str(employee_numbers[index]), manager_id=manager_id)
+            department=department, employee_id=employee_id, manager_id=manager_id)
+
+
+def generate_org(seed: int = 0, users: int = DEFAULT_USERS, groups: int = DEFAULT_GROUPS,
+                 domain: str = "Contoso.onmicrosoft.com", mail_domain: str = "contoso.com") -> Directory:
+    """Build the sample organisation. Same seed and sizes give the same directory, GUIDs included."""
+    if users < 1:
+        raise ValueError("users must be at least 1")
+    rng = random.Random(seed)
+    directory = Directory(tenant_domain=domain)
+    employee_numbers = rng.sample(range(10000, 99999), users)
+    departments = list(DEPARTMENTS)
+    people_factory = PersonFactory(rng, domain, mail_domain)
+
+    def make_user(index: int, department: str, title: str, manager_id: str | None) -> DirectoryUser:
+        return people_factory.person(department, title, manager_id, str(employee_numbers[index]))
 
     people: list[DirectoryUser] = []
     ceo = make_user(0, "Executive", "Chief Executive Officer", None)

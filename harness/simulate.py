@@ -1,127 +1,373 @@
-"""The `simulate` command: sample org → IdP profile → target (embedded server or any SCIM base URL) → verifier.
-Runs Test Connection, an initial cycle, the built-in directory changes, one incremental cycle, then verifies."""
+"""The `simulate` command: a scenario (directory, IdPs, timed events) run by the scheduler against a target (the
+embedded server or any SCIM base URL), with verification after each cycle and at the end, and reports."""
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from typing import TextIO
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Callable, TextIO
 
-from harness import reports
+from harness import report_files, reports
+from harness.clock import SIMULATION_EPOCH, SimulatedClock, WallClock
 from harness.directory import Directory
-from harness.sample_org import DEFAULT_GROUPS, DEFAULT_USERS, generate_org
-from harness.scenarios import AppliedChange, walking_skeleton_changes
+from harness.events import AppliedEvent, EventApplier, IdpBinding, declared_actions
+from harness.faults import FaultPlan
+from harness.scenario_files import (ACTIONS, DEFAULT_SCENARIO, DEFAULT_WORKSPACE, IdpSpec, Scenario, ScenarioError,
+                                    library, load_scenario, parse_duration)
+from harness.scheduler import SimulationScheduler, scheduler_for
+from harness.starting_directory import build_directory
 from harness.transport import ScimClient, TargetUnreachable
-from harness.verifier import Finding, Verification, Verifier
+from harness.verdicts import SERVER_BUG, judge
+from harness.verifier import Finding, Verification, Verifier, verify_groups
 from idp_profiles import PROFILES, load_profile
-from idp_profiles.base import CycleReport, IdpProfile, ProbeResult
+from idp_profiles.base import CycleReport, ExpectedGroup, IdpProfile, ProbeResult
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+ALL_IDPS = "all"
 
 
 class UsageError(Exception):
-    """Bad arguments, unreachable target or rejected credentials: exit code 2."""
+    """Bad arguments or scenario, unreachable target or rejected credentials: exit code 2."""
+
+
+@dataclass
+class Target:
+    """Where the IdPs send their requests. `token_for(workspace)` is the bearer token of a workspace;
+    `rotate_token` exists only for the embedded server, whose tokens the harness can rotate."""
+    base_url: str
+    token_for: Callable[[str], str | None]
+    rotate_token: Callable[[str], str] | None = None
+
+
+@dataclass
+class CycleRecord:
+    number: int
+    at: datetime
+    report: CycleReport
+    checks: Verification | None = None        # the objects the cycle claims it synced, read back at once
+
+
+@dataclass
+class IdpRun:
+    name: str
+    profile: IdpProfile
+    workspace: str
+    test_connection: ProbeResult | None = None
+    cycles: list[CycleRecord] = field(default_factory=list)
+    verification: Verification = field(default_factory=Verification)
+
+    def findings(self) -> list[Finding]:
+        return [f for c in self.cycles if c.checks for f in c.checks.findings] + self.verification.findings
 
 
 @dataclass
 class SimulationRun:
-    profile: IdpProfile
+    scenario: Scenario
     directory: Directory
     target: str
     seed: int
-    test_connection: ProbeResult | None = None
-    cycles: list[CycleReport] = field(default_factory=list)
-    changes: list[AppliedChange] = field(default_factory=list)
-    verification: Verification = field(default_factory=Verification)
+    started: datetime
+    until: timedelta
+    realtime: bool = False
+    idps: list[IdpRun] = field(default_factory=list)
+    events: list[AppliedEvent] = field(default_factory=list)
+    faults: FaultPlan | None = None
+    ended: datetime | None = None
+    wall_seconds: float = 0.0
+
+    def findings(self) -> list[Finding]:
+        return [f for idp in self.idps for f in idp.findings()]
+
+    @property
+    def passed(self) -> bool:
+        return not any(f.category == SERVER_BUG for f in self.findings())
 
     @property
     def exit_code(self) -> int:
-        return EXIT_OK if self.verification.ok else EXIT_FINDINGS
+        return EXIT_OK if self.passed else EXIT_FINDINGS
 
 
-def run_simulation(idp: str, base_url: str, token: str | None, *, users: int = DEFAULT_USERS,
-                   groups: int = DEFAULT_GROUPS, seed: int = 0, timeout: float = 30.0) -> SimulationRun:
-    """Drive one target. Raises UsageError for an unreachable target or rejected credentials."""
-    directory = generate_org(seed=seed, users=users, groups=groups)
-    profile = load_profile(idp).configure(directory, base_url, token, timeout=timeout)
-    run = SimulationRun(profile, directory, base_url, seed)
-    try:
-        run.test_connection = probe = profile.test_connection()
+# -- choosing the IdPs ------------------------------------------------------------------------------------------
+def select_idps(scenario: Scenario, idp: str | None) -> list[IdpSpec]:
+    """`--idp NAME` runs that IdP (with the scenario's settings for it), `--idp all` every registered IdP, each in
+    its own workspace; without --idp the scenario's own [[idp]] list runs."""
+    by_name = {spec.profile: spec for spec in scenario.idps}
+    if idp == ALL_IDPS:
+        return [replace(by_name.get(name, IdpSpec(name)), workspace=name) for name in PROFILES]
+    if idp is not None:
+        return [by_name.get(idp, IdpSpec(idp))]
+    if not scenario.idps:
+        raise UsageError(f"{scenario.source}: the scenario names no [[idp]]; choose one with --idp")
+    missing = [s.profile for s in scenario.idps if s.profile not in PROFILES]
+    if missing:
+        raise UsageError(f"{scenario.source}: the scenario needs the {', '.join(missing)} profile(s), which "
+                         f"this build does not have (registered: {', '.join(PROFILES)}); pick one with --idp")
+    return list(scenario.idps)
+
+
+def check_actions(scenario: Scenario) -> None:
+    """Every event's action is a core action or one some registered profile declares (a typo is an error)."""
+    declared = declared_actions(load_profile(name) for name in PROFILES)
+    for event in scenario.events:
+        if event.action not in ACTIONS and event.action not in declared:
+            raise ScenarioError(scenario.source, event.line, f"events[{event.index - 1}].action",
+                                f"unknown action {event.action!r}; core actions: {', '.join(ACTIONS)}"
+                                + (f"; profile actions: {', '.join(sorted(declared))}" if declared else ""))
+
+
+# -- running ----------------------------------------------------------------------------------------------------
+class Simulation:
+    """Wires a scenario to a target: builds the directory and the profiles, schedules events and cycles on the
+    clock, checks each cycle's objects, and verifies every IdP at the end."""
+
+    def __init__(self, scenario: Scenario, target: Target, specs: list[IdpSpec], *, seed: int, timeout: float,
+                 clock: SimulatedClock | WallClock, progress: Callable[[datetime], None] | None = None) -> None:
+        self.scenario, self.target, self.timeout, self.clock = scenario, target, timeout, clock
+        self.progress = progress
+        directory = build_directory(scenario.directory, scenario.source)
+        self.run = SimulationRun(scenario, directory, target.base_url, seed, clock.now(), scenario.until,
+                                 realtime=isinstance(clock, WallClock))
+        self.faults = self.run.faults = FaultPlan(clock)
+        bindings = [self._bind(spec) for spec in specs]
+        self.applier = EventApplier(directory, bindings, self.faults, clock, scenario.source, seed,
+                                    target.rotate_token, {b.workspace: target.token_for(b.workspace)
+                                                          for b in bindings})
+        self.run.events = self.applier.applied
+        self.run.idps = [IdpRun(b.name, b.profile, b.workspace) for b in bindings]
+
+    def _bind(self, spec: IdpSpec) -> IdpBinding:
+        try:
+            profile = load_profile(spec.profile).configure(
+                self.run.directory, self.target.base_url, self.target.token_for(spec.workspace), spec.settings,
+                self.clock, timeout=self.timeout, session=self.faults.session(spec.profile))
+        except ValueError as exc:
+            raise UsageError(f"{self.scenario.source}: idp {spec.profile}: {exc}") from exc
+        return IdpBinding(spec.profile, profile, spec.workspace)
+
+    def execute(self) -> SimulationRun:
+        started = time.perf_counter()
+        try:
+            live = [idp for idp in self.run.idps if self._test_connection(idp)]
+            if live:
+                scheduler = scheduler_for(self.clock)
+                self._schedule(scheduler, live)
+                scheduler.run_until(self.run.started + self.scenario.until, self.progress)
+                for idp in live:
+                    self._verify(idp)
+        except TargetUnreachable as exc:
+            raise UsageError(f"cannot reach the target at {self.target.base_url}: {exc.exchange.error}") from exc
+        finally:
+            for idp in self.run.idps:         # idle keep-alive connections would hold the target's threads
+                idp.profile.client.session.close()
+        self.run.ended = self.clock.now()
+        self.run.wall_seconds = time.perf_counter() - started
+        return self.run
+
+    def _test_connection(self, idp: IdpRun) -> bool:
+        idp.test_connection = probe = idp.profile.test_connection()
         if probe.unreachable or probe.credentials_rejected:
-            raise UsageError(f"Test Connection failed: {probe.message}")
-        if not probe.ok:
-            # Entra quarantines the job: nothing else is sent. The target is at fault, not the user.
-            run.verification.findings.append(Finding(
+            raise UsageError(f"{idp.profile.title}: Test Connection failed: {probe.message}")
+        if not probe.ok:        # the IdP refuses to start provisioning: the target is at fault, nothing else is sent
+            idp.verification.findings.append(judge(Finding(
                 "", "Test Connection", "test-connection", f"{probe.error_code}: {probe.message}",
-                cause=probe.exchange))
-            return run
-        run.cycles.append(profile.run_cycle())
-        run.changes = walking_skeleton_changes(directory, seed)
-        run.cycles.append(profile.run_cycle())
-        verifier = Verifier(ScimClient(base_url, token, timeout=timeout))
-        run.verification = verifier.verify_users(profile.expected_users(), profile.trace)
-        for cycle in run.cycles:
-            if cycle.aborted:
-                run.verification.findings.insert(0, Finding(
-                    "", f"{cycle.kind} cycle", "test-connection", cycle.aborted,
-                    cause=cycle.probe.exchange if cycle.probe else None))
-    except TargetUnreachable as exc:
-        raise UsageError(f"cannot reach the target at {base_url}: {exc.exchange.error}") from exc
-    return run
+                cause=probe.exchange), idp.name, self.faults))
+        return probe.ok
+
+    def _schedule(self, scheduler: SimulationScheduler, idps: list[IdpRun]) -> None:
+        start = self.run.started
+        for event in self.scenario.events:
+            for n, offset in enumerate(event.occurrences()):
+                if offset <= self.scenario.until:
+                    scheduler.at(start + offset, f"a:{offset.total_seconds():012.0f}:{event.index:04d}:{n:04d}",
+                                 lambda e=event: self._apply(scheduler, e, idps))
+        for idp in idps:
+            cadence = idp.profile.cadence
+            if cadence.interval:
+                scheduler.every(start, cadence.interval, f"c:cycle:{idp.name}", lambda i=idp: self._cycle(i))
+            else:
+                scheduler.at(start, f"c:push:{idp.name}", lambda i=idp: self._cycle(i))
+
+    def _apply(self, scheduler: SimulationScheduler, event, idps: list[IdpRun]) -> None:
+        applied = self.applier.apply(event)
+        if not applied.changed_directory:
+            return
+        for idp in idps:                 # push-style IdPs send one push shortly after the (first) change
+            delay = idp.profile.cadence.delay
+            if delay is not None and not scheduler.has_job(f"c:push:{idp.name}"):
+                scheduler.at(self.clock.now() + delay, f"c:push:{idp.name}", lambda i=idp: self._cycle(i))
+
+    def _cycle(self, idp: IdpRun) -> None:
+        at, before = self.clock.now(), len(idp.profile.cycles)
+        try:
+            report = idp.profile.run_cycle()
+        except TargetUnreachable as exc:
+            report = idp.profile.cycles[-1] if len(idp.profile.cycles) > before else CycleReport(
+                "incremental" if idp.cycles else "initial")
+            report.aborted = f"target unreachable: {exc.exchange.request_line()}: {exc.exchange.error}"
+        record = CycleRecord(len(idp.cycles) + 1, at, report)
+        idp.cycles.append(record)
+        failed = {f.object_id for f in report.failures}
+        synced = {*report.created, *report.matched, *report.updated, *report.disabled, *report.deleted} - failed
+        if synced:
+            expected = [e for e in idp.profile.expected_users() if e.object_id in synced]
+            record.checks = self._read_back(idp, expected)
+            for finding in record.checks.findings:
+                judge(finding, idp.name, self.faults)
+
+    def _read_back(self, idp: IdpRun, expected: list, groups: list[ExpectedGroup] = ()) -> Verification:
+        """Verify with the service provider's current token, over a connection of its own (no faults)."""
+        client = ScimClient(self.target.base_url, self.applier.tokens.get(idp.workspace), timeout=self.timeout)
+        with client.session:
+            result = Verifier(client).verify_users(expected, idp.profile.trace)
+            if groups:
+                result.absorb(verify_groups(client, groups, idp.profile.trace, self._labels()))
+            return result
+
+    def _labels(self) -> dict[str, str]:
+        users = self.run.directory
+        return {uid: users.user(uid).user_principal_name for uid in [*users.users, *users.deleted_users]}
+
+    def _verify(self, idp: IdpRun) -> None:
+        idp.verification = self._read_back(idp, idp.profile.expected_users(), idp.profile.expected_groups())
+        last = idp.cycles[-1].report if idp.cycles else None
+        if last is not None and last.aborted:
+            probe = last.probe.exchange if last.probe else None
+            idp.verification.findings.insert(0, Finding("", f"{last.kind} cycle", "cycle-aborted", last.aborted,
+                                                        cause=probe))
+        last_start = idp.cycles[-1].at if idp.cycles else self.run.started
+        unsynced = frozenset(i for e in self.run.events if e.at >= last_start for i in e.object_ids)
+        for finding in idp.verification.findings:
+            judge(finding, idp.name, self.faults, unsynced)
+
+
+def run_simulation(scenario: Scenario, target: Target, *, idp: str | None = None, seed: int | None = None,
+                   timeout: float = 30.0, clock: SimulatedClock | WallClock | None = None,
+                   progress: Callable[[datetime], None] | None = None) -> SimulationRun:
+    """Run a scenario against a target. Raises UsageError (unreachable target, rejected credentials, unknown
+    profile or setting) and ScenarioError (an event that cannot be carried out)."""
+    check_actions(scenario)
+    specs = select_idps(scenario, idp)
+    if seed is not None:
+        scenario = replace(scenario, directory=replace(scenario.directory, seed=seed))
+    simulation = Simulation(scenario, target, specs, seed=scenario.directory.seed, timeout=timeout,
+                            clock=clock or SimulatedClock(SIMULATION_EPOCH), progress=progress)
+    return simulation.execute()
+
+
+# -- the command ------------------------------------------------------------------------------------------------
+def embedded_target(stack: ExitStack) -> Target:
+    from server.embedded import EmbeddedServer      # lazily: --target works without the server
+    server = stack.enter_context(EmbeddedServer())      # its token is for the "default" workspace
+    tokens: dict[str, str] = {DEFAULT_WORKSPACE: server.token}
+
+    def rotate(workspace: str) -> str:
+        from server.storage import Store
+        from server.tokens import generate_token
+        tokens[workspace] = generate_token(Store(server.db_path), workspace)
+        return tokens[workspace]
+
+    return Target(server.base_url, lambda ws: tokens[ws] if ws in tokens else rotate(ws), rotate)
+
+
+def scenario_from_args(args: argparse.Namespace) -> Scenario:
+    scenario = load_scenario(args.scenario or DEFAULT_SCENARIO)
+    sample = scenario.directory
+    if args.users is not None or args.groups is not None:
+        if sample.users is None:
+            raise UsageError(f"{scenario.source}: --users/--groups resize the sample org, and this scenario "
+                             "has none")
+        sample = replace(sample, users=args.users or sample.users,
+                         groups=sample.groups if args.groups is None else args.groups)
+    until = parse_duration(args.until) if args.until else scenario.until
+    return replace(scenario, directory=sample, until=until)
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    if args.idp is None and args.scenario is None:
+        raise UsageError("choose an IdP with --idp (entra, …, all) or a scenario with --scenario")
+    if args.users is not None and args.users < 1:
+        raise UsageError("--users must be at least 1")
+    if args.token and not args.target:
+        raise UsageError("--token only makes sense with --target")
+    if args.speed is not None and not args.realtime:
+        raise UsageError("--speed only applies to --realtime runs (virtual time runs as fast as it can)")
+    if args.until:
+        try:
+            parse_duration(args.until)
+        except ValueError as exc:
+            raise UsageError(f"--until: {exc}") from exc
 
 
 def handle(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    if args.users < 1:
-        print("error: --users must be at least 1", file=sys.stderr)
+    try:
+        _check_arguments(args)
+        scenario = scenario_from_args(args)
+        with ExitStack() as stack:
+            if args.target:
+                target = Target(args.target, lambda _workspace: args.token)
+            else:
+                try:
+                    target = embedded_target(stack)
+                except ImportError as exc:
+                    raise UsageError(f"the embedded SCIM server is not available ({exc}); use --target URL") \
+                        from exc
+            clock = WallClock(args.speed or 1.0) if args.realtime else SimulatedClock(SIMULATION_EPOCH)
+            progress = reports.ProgressLine(sys.stderr, clock.now(), scenario.until)
+            run = run_simulation(scenario, target, idp=args.idp, seed=args.seed, timeout=args.timeout,
+                                 clock=clock, progress=progress if progress.enabled else None)
+            progress.finish()
+    except (UsageError, ScenarioError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.token and not args.target:
-        print("error: --token only makes sense with --target", file=sys.stderr)
-        return EXIT_USAGE
-    with ExitStack() as stack:
-        if args.target:
-            base_url, token = args.target, args.token
-        else:
-            try:
-                from server.embedded import EmbeddedServer   # lazily: --target works without the server
-            except ImportError as exc:
-                print(f"error: the embedded SCIM server is not available ({exc}); use --target URL",
-                      file=sys.stderr)
-                return EXIT_USAGE
-            server = stack.enter_context(EmbeddedServer())
-            base_url, token = server.base_url, server.token
-        try:
-            run = run_simulation(args.idp, base_url, token, users=args.users, groups=args.groups,
-                                 seed=args.seed, timeout=args.timeout)
-        except UsageError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
     out.write(reports.console_summary(run))
+    report_files.write_requested(run, report=args.report, junit=args.junit, trace=args.trace)
     return run.exit_code
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "simulate", help="replay an IdP's provisioning traffic against a SCIM target and verify the result",
-        description="Generate a sample organisation, replay an IdP's provisioning against a SCIM 2.0 target "
-                    "(Test Connection, an initial cycle, a rename + a disable + a hard delete, an incremental "
-                    "cycle), then read the target back and verify it. Exit status: 0 when the target ended up "
-                    "right, 1 when verification found failures, 2 on usage errors, an unreachable target or "
-                    "rejected credentials.")
-    parser.add_argument("--idp", required=True, choices=sorted(PROFILES),
-                        help="which identity provider to simulate")
+        description="Run a scenario: a directory, one or more IdPs and timed events (joiners, movers, leavers, "
+                    "group changes, token rotation, injected faults) on a simulated clock (a week of Entra's "
+                    "40-minute cycles in seconds), against the embedded server or any SCIM 2.0 target; check "
+                    f"each cycle and verify the end state. Without --scenario the '{DEFAULT_SCENARIO}' scenario "
+                    "runs: Test Connection, an initial cycle, a rename + a disable + a hard delete, an incremental "
+                    "cycle. Exit status: 0 when the target ended up right (expected refusals and harness "
+                    "limitations are reported but pass), 1 when verification found server bugs, 2 on usage or "
+                    "scenario errors, an unreachable target or rejected credentials.")
+    parser.add_argument("--scenario", metavar="NAME_OR_FILE",
+                        help=f"a shipped scenario ({', '.join(library())}) or a .toml/.json file "
+                             f"(default {DEFAULT_SCENARIO}; `scimharness scenarios list`)")
+    parser.add_argument("--idp", choices=[*sorted(PROFILES), ALL_IDPS],
+                        help="which identity provider to simulate; 'all' runs every registered one, each in its "
+                             "own workspace (default: the scenario's [[idp]] list)")
     parser.add_argument("--target", metavar="BASE_URL",
                         help="SCIM base URL to drive, e.g. https://host/scim/v2 (default: start the embedded "
                              "server on a free loopback port with a temporary database)")
     parser.add_argument("--token", metavar="TOKEN",
                         help="bearer token for --target (omit for a target that needs none)")
-    parser.add_argument("--users", type=int, default=DEFAULT_USERS, metavar="N",
-                        help=f"users in the sample organisation (default {DEFAULT_USERS})")
-    parser.add_argument("--groups", type=int, default=DEFAULT_GROUPS, metavar="N",
-                        help=f"groups in the sample organisation (default {DEFAULT_GROUPS}; not provisioned yet)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S",
-                        help="seed of the sample organisation and of the directory changes (default 0)")
+    parser.add_argument("--users", type=int, metavar="N",
+                        help="users in the sample organisation (default: the scenario's; 200 by default)")
+    parser.add_argument("--groups", type=int, metavar="N",
+                        help="groups in the sample organisation (default: the scenario's; 15 by default)")
+    parser.add_argument("--seed", type=int, metavar="S",
+                        help="seed of the sample organisation and of the events' random picks (default: the "
+                             "scenario's, 0)")
+    parser.add_argument("--until", metavar="DURATION",
+                        help="simulated duration, e.g. 40m, 12h, 7d (default: the scenario's `until`)")
+    parser.add_argument("--realtime", action="store_true",
+                        help="run on the wall clock with a real background scheduler (soak runs against a live "
+                             "target) instead of virtual time")
+    parser.add_argument("--speed", type=float, metavar="X",
+                        help="with --realtime: simulated seconds per wall second, e.g. 60 (default 1)")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                         help="per-request timeout (default 30)")
+    parser.add_argument("--report", metavar="FILE.json",
+                        help="write every cycle, request, response and finding as JSON")
+    parser.add_argument("--junit", metavar="FILE.xml", help="write a JUnit XML report for CI systems")
+    parser.add_argument("--trace", metavar="FILE.jsonl", help="write every exchange, one JSON object a line")
     parser.set_defaults(handler=handle)

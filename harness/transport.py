@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote_plus, urlencode
 
 import requests
 from urllib3.util import SKIP_HEADER
+
+from harness.clock import Clock
 
 SCIM_JSON = "application/scim+json"
 
@@ -25,10 +28,12 @@ class Exchange:
     status: int | None = None              # None: no response (connection refused, timeout)
     response_body: Any = None              # parsed JSON when the target sent JSON, else the text
     response_content_type: str | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)   # Retry-After, fault markers...
     elapsed: float = 0.0                   # seconds
     subject: str | None = None             # the directory object this request was about
     purpose: str | None = None             # test-connection, match, create, update, disable, delete, read, verify...
     error: str | None = None               # transport error text when status is None
+    at: datetime | None = None             # when it was sent, on the simulation's clock
 
     @property
     def ok(self) -> bool:
@@ -68,7 +73,8 @@ class ScimClient:
 
     def __init__(self, base_url: str, token: str | None, *, session: requests.Session | None = None,
                  timeout: float = 30.0, user_agent: str | None = "scimharness/0.1",
-                 content_type: str = SCIM_JSON, headers: dict[str, str] | None = None) -> None:
+                 content_type: str = SCIM_JSON, headers: dict[str, str] | None = None,
+                 clock: Clock | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
         self.session = session or requests.Session()
@@ -76,7 +82,12 @@ class ScimClient:
         self.user_agent = user_agent
         self.content_type = content_type
         self.headers = dict(headers or {})
+        self.clock = clock                  # stamps each exchange; None: no timestamps
         self.trace: list[Exchange] = []
+
+    def set_token(self, token: str | None) -> None:
+        """The admin pastes a new secret token into the IdP (after rotating it on the service provider)."""
+        self._token = token
 
     @staticmethod
     def query(params: dict[str, str]) -> str:
@@ -97,7 +108,8 @@ class ScimClient:
         if self._token is not None:
             headers["Authorization"] = f"Bearer {self._token}"
         exchange = Exchange(index=len(self.trace), method=method, path=path, request_body=body,
-                            request_headers=recorded_headers, subject=subject, purpose=purpose)
+                            request_headers=recorded_headers, subject=subject, purpose=purpose,
+                            at=self.clock.now() if self.clock else None)
         self.trace.append(exchange)
         started = time.perf_counter()
         try:
@@ -110,6 +122,7 @@ class ScimClient:
         exchange.elapsed = time.perf_counter() - started
         exchange.status = response.status_code
         exchange.response_content_type = response.headers.get("Content-Type")
+        exchange.response_headers = dict(response.headers)
         exchange.response_body = _parse_body(response)
         return exchange
 

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 from harness.attribute_paths import AttributePath, parse_path, read_path
 from harness.transport import Exchange, ScimClient
-from idp_profiles.base import ExpectedUser
+from idp_profiles.base import ExpectedGroup, ExpectedUser
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 # RFC 7643 §3.1: part of every resource, and many servers (scim2-server among them) leave them out of /Schemas.
@@ -27,6 +27,8 @@ class Finding:
     actual: Any = None
     cause: Exchange | None = None          # from the IdP's trace
     evidence: Exchange | None = None       # the verifier's own read of the target
+    category: str | None = None            # server-bug, expected-refusal, harness-limitation (harness.verdicts)
+    reason: str = ""                       # why it got that category
 
 
 @dataclass
@@ -41,6 +43,14 @@ class Verification:
     @property
     def ok(self) -> bool:
         return not self.findings
+
+    def absorb(self, other: "Verification") -> None:
+        """Add another verification's findings and counts (users and groups checked in one pass)."""
+        self.findings += other.findings
+        self.checked_users += other.checked_users
+        self.checked_attributes += other.checked_attributes
+        self.unsupported.update(other.unsupported)
+        self.reads += other.reads
 
 
 class TargetSchemas:
@@ -206,15 +216,6 @@ def _last_writing(trace: list[Exchange], object_id: str, path: str) -> Exchange 
 
 
 # -- groups: generic, for any profile that provisions groups ------------------------------------------------------
-@dataclass(frozen=True)
-class ExpectedGroup:
-    """A group the IdP should have left in the target, the directory users that must be its members, and the users
-    whose membership is judged at all (anyone else may or may not be a member)."""
-    display_name: str
-    members: frozenset[str]
-    judged: frozenset[str]
-
-
 def verify_groups(client: ScimClient, expected: Iterable[ExpectedGroup], idp_trace: list[Exchange],
                   labels: dict[str, str] | None = None) -> Verification:
     """Find each group by displayName, read it by id, and compare its members with the users' target ids."""

@@ -90,6 +90,15 @@ class ExpectedUser:
     attributes: dict[str, Any] = field(default_factory=dict)   # SCIM attribute path -> value
 
 
+@dataclass(frozen=True)
+class ExpectedGroup:
+    """A group the IdP should have left in the target, the directory users that must be its members, and the users
+    whose membership is judged at all (anyone else may or may not be a member)."""
+    display_name: str
+    members: frozenset[str]
+    judged: frozenset[str]
+
+
 class IdpProfile(abc.ABC):
     """Base class of the IdP simulators. Subclasses set `name`, `title`, `cadence`, `default_settings` and implement
     the four abstract methods; `configure` builds one bound to a target.
@@ -103,6 +112,7 @@ class IdpProfile(abc.ABC):
     default_settings: ClassVar[dict[str, Any]] = {}
     client_options: ClassVar[dict[str, Any]] = {}          # e.g. {"user_agent": None}
     cadence: ClassVar[Cadence]
+    scenario_actions: ClassVar[frozenset[str]] = frozenset()   # profile-specific scenario events, e.g. push_now
 
     def __init__(self, directory: Directory, client: ScimClient, settings: Mapping[str, Any] | None = None,
                  clock: Clock | None = None) -> None:
@@ -121,12 +131,17 @@ class IdpProfile(abc.ABC):
                   settings: Mapping[str, Any] | None = None, clock: Clock | None = None,
                   **client_kwargs: Any) -> "IdpProfile":
         """A profile bound to a target, as an admin configures the app (base URL, token, settings)."""
-        client = ScimClient(base_url, token, **{**cls.client_options, **client_kwargs})
+        client = ScimClient(base_url, token, clock=clock, **{**cls.client_options, **client_kwargs})
         return cls(directory, client, settings, clock)
 
     @property
     def trace(self) -> list[Exchange]:
         return self.client.trace
+
+    def apply_scenario_action(self, action: str, params: Mapping[str, Any]) -> str:
+        """Carry out one of `scenario_actions` (an admin clicking something in this IdP's console); returns
+        what happened, for the report."""
+        raise NotImplementedError(f"{self.title} declares no scenario action {action!r}")
 
     @abc.abstractmethod
     def test_connection(self) -> ProbeResult:
@@ -141,6 +156,10 @@ class IdpProfile(abc.ABC):
     @abc.abstractmethod
     def handle_response(self, exchange: Exchange, action: str) -> Reaction:
         """Classify a response the way this IdP does (its error codes, what it retries, what quarantines)."""
+
+    def expected_groups(self) -> list[ExpectedGroup]:
+        """The groups this IdP should have left in the target; none for a profile that does not push groups."""
+        return []
 
     @abc.abstractmethod
     def expected_users(self) -> list[ExpectedUser]:

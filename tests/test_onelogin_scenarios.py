@@ -1,51 +1,25 @@
-"""The OneLogin scenarios (harness/scenarios/onelogin-*.toml) driven end to end against the embedded server and
-scim2-server. Until the scenario loader lands, `replay` below steps through the same file: same events, same order."""
+"""The OneLogin scenarios (harness/scenarios/onelogin-*.toml) run by the scheduler end to end against the embedded
+server and scim2-server."""
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from harness.sample_org import generate_org
+from harness.scenario_files import load_scenario
+from harness.simulate import Target, run_simulation
 from harness.transport import ScimClient
-from harness.verifier import Verifier, verify_groups
+from harness.verifier import verify_groups
 from idp_profiles.onelogin import OneLoginProfile
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "harness" / "scenarios"
-DIRECTORY_ACTIONS = {
-    "disable": lambda d, uid, e: d.disable_user(uid),
-    "enable": lambda d, uid, e: d.enable_user(uid),
-    "unassign": lambda d, uid, e: d.unassign(uid),
-    "hard_delete": lambda d, uid, e: d.hard_delete_user(uid),
-    "add_role": lambda d, uid, e: d.add_role(uid, e["role"]),
-    "remove_role": lambda d, uid, e: d.remove_role(uid, e["role"]),
-    "rename": lambda d, uid, e: d.update_user(uid, surname=e["family_name"],
-                                              display_name=f"{d.users[uid].given_name} {e['family_name']}"),
-}
 
 
 def replay(name: str, base_url: str, token: str):
-    """Build the scenario's directory and profile, apply each event in time order (a directory change is followed
-    by the push OneLogin makes shortly after it), then verify users and groups. Returns the profile and findings."""
-    scenario = tomllib.loads((SCENARIOS / f"{name}.toml").read_text(encoding="utf-8"))
-    directory = generate_org(**scenario["directory"]["sample_org"])
-    [idp] = scenario["idp"]
-    profile = OneLoginProfile.configure(directory, base_url, token, idp.get("settings"))
-    assert profile.test_connection().ok
-    profile.run_cycle()
-    for event in scenario["events"]:                 # already in time order in the files
-        event = {k: v for k, v in event.items() if k != "at"}
-        action, pick = event.pop("action"), event.pop("user", None)
-        in_scope = [uid for uid in directory.users if directory.in_scope(uid)]
-        object_id = in_scope[int(pick.removeprefix("pick:")) - 1] if pick else None
-        if action in DIRECTORY_ACTIONS:
-            DIRECTORY_ACTIONS[action](directory, object_id, event)
-            profile.run_cycle()
-        else:
-            profile.perform(action, object_id, **event)
-    labels = {uid: directory.user(uid).user_principal_name for uid in [*directory.users, *directory.deleted_users]}
-    users = Verifier(ScimClient(base_url, token)).verify_users(profile.expected_users(), profile.trace)
-    groups = verify_groups(ScimClient(base_url, token), profile.expected_groups(), profile.trace, labels)
-    return profile, users.findings + groups.findings
+    """Run the shipped scenario; returns the OneLogin profile and the final verification's findings."""
+    run = run_simulation(load_scenario(name), Target(base_url, lambda workspace: token))
+    [idp] = run.idps
+    return idp.profile, idp.verification.findings
 
 
 def statuses(profile: OneLoginProfile) -> dict[str, int]:

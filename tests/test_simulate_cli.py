@@ -91,7 +91,7 @@ def test_help_documents_every_flag():
     assert re.search(r"Exit\s+status:\s+0", help_text)
 
 
-@pytest.mark.parametrize("argv", [["simulate"], ["simulate", "--idp", "okta-nope"],
+@pytest.mark.parametrize("argv", [["simulate", "--idp", "okta-nope"],
                                   ["simulate", "--idp", "entra", "--users", "many"]])
 def test_argument_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as caught:
@@ -100,6 +100,8 @@ def test_argument_errors_exit_2(argv, capsys):
 
 
 def test_bad_values_exit_2(capsys):
+    assert main(["simulate"]) == 2
+    assert "choose an IdP with --idp" in capsys.readouterr().err
     assert main(["simulate", "--idp", "entra", "--target", "http://x.test/v2", "--users", "0"]) == 2
     assert main(["simulate", "--idp", "entra", "--token", "t"]) == 2
     assert "--token only makes sense with --target" in capsys.readouterr().err

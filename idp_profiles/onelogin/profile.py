@@ -13,8 +13,7 @@ from harness.attribute_paths import get_ci
 from harness.clock import Clock
 from harness.directory import Directory, DirectoryUser
 from harness.transport import Exchange, ScimClient
-from harness.verifier import ExpectedGroup
-from idp_profiles.base import Cadence, CycleReport, ExpectedUser, IdpProfile, ProbeResult, ProvisioningFailure, Reaction
+from idp_profiles.base import Cadence, CycleReport, ExpectedGroup, ExpectedUser, IdpProfile, ProbeResult, ProvisioningFailure, Reaction
 from idp_profiles.onelogin.fields import UserVocabulary
 from idp_profiles.onelogin.groups import (JOINED_SEPARATOR, GroupRule, create_group_body, group_values,
                                           membership_patch)
@@ -25,7 +24,6 @@ PAGE_SIZE = 100
 DEPROVISION_ACTIONS = ("delete", "suspend", "nothing")     # "When users are deleted in OneLogin, or app access…"
 SUSPENDED_ACTIONS = ("suspend", "nothing")                 # "When user accounts are suspended in OneLogin…"
 APPROVAL_KINDS = ("create", "update", "delete")            # "Require admin approval before this action…"
-SCENARIO_ACTIONS = ("approve", "refresh_entitlements")       # OneLogin-only scenario events, see `perform`
 # Which approval checkbox holds each intent: losing access is a "Delete user" task even when it suspends.
 APPROVAL_OF = {"create": "create", "update": "update", "suspend": "update", "deprovision": "delete"}
 
@@ -61,6 +59,7 @@ class OneLoginProfile(IdpProfile):
     title = "OneLogin"
     # Provisioning runs shortly after each change (no fixed cycle); the exact delay is unpublished.
     cadence = Cadence(delay=timedelta(minutes=1))
+    scenario_actions = frozenset({"approve", "refresh_entitlements"})
     # OneLogin's own documentation speaks only of application/json; Docker asks admins to add scim+json as a
     # Custom Header, so plain JSON is the likely default. Its User-Agent is unconfirmed: the harness's own is sent.
     client_options = {"content_type": "application/json"}
@@ -177,17 +176,18 @@ class OneLoginProfile(IdpProfile):
                 self._reconcile(task.object_id, report, approved=True)
         return report
 
-    def perform(self, action: str, object_id: str | None = None, **params: Any) -> None:
-        """A OneLogin-only scenario event: `approve` (optional `task` = create|update|delete, optional user) or
+    def apply_scenario_action(self, action: str, params: Mapping[str, Any]) -> str:
+        """OneLogin-only scenario events: `approve` (optional `task` = create|update|delete, optional `user`) or
         `refresh_entitlements`."""
+        extra = set(params) - ({"task", "user"} if action == "approve" else set())
+        if extra:
+            raise ValueError(f"{action} takes no {', '.join(sorted(extra))}")
         if action == "approve":
-            self.approve(params.pop("task", None), object_id)
-        elif action == "refresh_entitlements":
-            self.refresh_entitlements()
-        else:
-            raise ValueError(f"OneLogin has no scenario action {action!r}; it has {', '.join(SCENARIO_ACTIONS)}")
-        if params:
-            raise ValueError(f"{action} takes no {', '.join(sorted(params))}")
+            report = self.approve(params.get("task"), params.get("user"))
+            return f"approved {len(report.created) + len(report.updated) + len(report.disabled) + len(report.deleted)} pending task(s)"
+        if action == "refresh_entitlements":
+            return "refreshed entitlements: " + (", ".join(self.refresh_entitlements()) or "no groups")
+        raise ValueError(f"OneLogin has no scenario action {action!r}; it has {', '.join(sorted(self.scenario_actions))}")
 
     def refresh_entitlements(self) -> list[str]:
         """Entitlements → Refresh: list the target's groups; returns their names."""
