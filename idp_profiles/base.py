@@ -90,6 +90,19 @@ class ExpectedUser:
     attributes: dict[str, Any] = field(default_factory=dict)   # SCIM attribute path -> value
 
 
+@dataclass(frozen=True)
+class ExpectedGroup:
+    """Where the IdP should have left one directory group: `present` with `attributes` and exactly the members
+    listed (directory object ids; the verifier maps them to the ids the target gave them), or `absent`."""
+    object_id: str
+    label: str
+    presence: Literal["present", "absent"]
+    match_attribute: str                   # usually displayName
+    match_value: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    member_ids: frozenset[str] = frozenset()
+
+
 class IdpProfile(abc.ABC):
     """Base class of the IdP simulators. Subclasses set `name`, `title`, `cadence`, `default_settings` and implement
     the four abstract methods; `configure` builds one bound to a target.
@@ -145,3 +158,7 @@ class IdpProfile(abc.ABC):
     @abc.abstractmethod
     def expected_users(self) -> list[ExpectedUser]:
         """The end state the directory implies for every user this IdP has seen, under this IdP's mappings."""
+
+    def expected_groups(self) -> list[ExpectedGroup]:
+        """The end state of the groups this IdP pushes; none for a profile that does not push groups."""
+        return []
