@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 from harness.attribute_paths import AttributePath, parse_path, read_path
 from harness.transport import Exchange, ScimClient
-from idp_profiles.base import ExpectedUser
+from idp_profiles.base import ExpectedGroup, ExpectedUser
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 # RFC 7643 §3.1: part of every resource, and many servers (scim2-server among them) leave them out of /Schemas.
@@ -169,6 +169,70 @@ class Verifier:
                 if isinstance(resource, dict) and read_path(resource, want.match_attribute) == want.match_value:
                     return resource, exchange
         return None, exchange
+
+
+# -- groups: any IdP that pushes groups ---------------------------------------------------------------------------
+def verify_groups(client: ScimClient, expected: Iterable[ExpectedGroup], idp_trace: list[Exchange]) -> Verification:
+    """Read each group the IdP should have left in the target (by the ids the target gave it, else by its match
+    attribute) and compare its attributes and its exact member list; members are mapped to target ids through
+    the ids the target returned for them in the IdP's trace."""
+    result = Verification()
+    for want in expected:
+        result.checked_users += 1
+        actual, evidence = _find_group(client, want, idp_trace)
+        if want.presence == "absent":
+            if actual is not None:
+                result.findings.append(Finding(want.object_id, want.label, "unexpected",
+                                               "deleted or out of scope in the directory but still in the target",
+                                               cause=_last(idp_trace, want.object_id), evidence=evidence))
+            continue
+        if actual is None:
+            result.findings.append(Finding(want.object_id, want.label, "missing", "group not found in the target",
+                                           attribute=want.match_attribute, expected=want.match_value,
+                                           cause=_last(idp_trace, want.object_id, WRITES)
+                                           or _last(idp_trace, want.object_id), evidence=evidence))
+            continue
+        for path, value in want.attributes.items():
+            result.checked_attributes += 1
+            if read_path(actual, path) != value:
+                result.findings.append(Finding(
+                    want.object_id, want.label, "mismatch",
+                    f"{path} is {json.dumps(read_path(actual, path), ensure_ascii=False)}, expected "
+                    f"{json.dumps(value, ensure_ascii=False)}", attribute=path, expected=value,
+                    actual=read_path(actual, path), cause=_last(idp_trace, want.object_id, WRITES), evidence=evidence))
+        _compare_members(want, actual, evidence, idp_trace, result)
+    result.reads = len(client.trace)
+    return result
+
+
+def _find_group(client: ScimClient, want: ExpectedGroup, trace: list[Exchange]) -> tuple[dict | None, Exchange]:
+    for target_id in reversed(_target_ids(want.object_id, trace)):
+        by_id = client.get(f"/Groups/{target_id}", subject=want.object_id, purpose="verify")
+        if by_id.status == 200 and isinstance(by_id.response_body, dict):
+            return by_id.response_body, by_id
+    exchange = client.get("/Groups", params={"filter": f'{want.match_attribute} eq "{want.match_value}"'},
+                          subject=want.object_id, purpose="verify")
+    found = exchange.response_body.get("Resources") if isinstance(exchange.response_body, dict) else None
+    if exchange.status != 200 or not found or not isinstance(found[0], dict):
+        return None, exchange
+    by_id = client.get(f"/Groups/{found[0].get('id')}", subject=want.object_id, purpose="verify")
+    return (by_id.response_body if by_id.status == 200 and isinstance(by_id.response_body, dict) else found[0],
+            by_id)
+
+
+def _compare_members(want: ExpectedGroup, actual: dict, evidence: Exchange, trace: list[Exchange],
+                     result: Verification) -> None:
+    result.checked_attributes += 1
+    expected_ids = {ids[-1]: member for member in want.member_ids if (ids := _target_ids(member, trace))}
+    actual_ids = {m.get("value") for m in actual.get("members") or [] if isinstance(m, dict)}
+    missing = sorted(set(expected_ids) - actual_ids)
+    extra = sorted(actual_ids - set(expected_ids))
+    if missing or extra:
+        result.findings.append(Finding(
+            want.object_id, want.label, "members",
+            f"members differ: missing {missing or 'none'}, unexpected {extra or 'none'}",
+            attribute="members", expected=sorted(expected_ids), actual=sorted(i for i in actual_ids if i),
+            cause=_last(trace, want.object_id, ("PATCH",)) or _last(trace, want.object_id), evidence=evidence))
 
 
 def _target_ids(object_id: str, trace: list[Exchange]) -> list[str]:

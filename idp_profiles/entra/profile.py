@@ -63,7 +63,7 @@ class EntraProfile(IdpProfile):
         self.quarantine: Quarantine | None = None
         self.job_disabled = False
         self.deletes_allowed = False             # the admin clicked "Allow deletes" for the staged cycle
-        self.log = ProvisioningLog("scimharness target", self.rng.getrandbits(32))
+        self.log = ProvisioningLog("scimharness", self.rng.getrandbits(32))
         self.executions: list[dict] = []
 
     @property
@@ -652,7 +652,11 @@ class EntraProfile(IdpProfile):
     def expected_users(self) -> list[ExpectedUser]:
         expected = []
         for object_id, user in self.directory.deleted_users.items():
-            expected.append(ExpectedUser(object_id, user.user_principal_name, "absent", *self._match_key(user)))
+            if object_id in self.unmanaged:          # unassigned before the purge: left disabled, never deleted
+                expected.append(ExpectedUser(object_id, user.user_principal_name, "inactive",
+                                             *self._match_key(user), {"active": False}))
+            else:
+                expected.append(ExpectedUser(object_id, user.user_principal_name, "absent", *self._match_key(user)))
         for object_id, user in self.directory.users.items():
             if self._provisionable(user):
                 values = self.mapped_values(user)
