@@ -1,5 +1,5 @@
-"""Entra's reactions on a simulated clock: 409 escrowed and retried with growing gaps, probe failure quarantine with
-reduced frequency and lifting, escrow thresholds, TooManyDeletes staging, InvalidAnchor, and what scim2-server refuses."""
+"""Entra's reactions on a simulated clock: 409 escrowed and retried with growing gaps, quarantine on a failing probe
+(reduced frequency, lifting), escrow thresholds, TooManyDeletes staging, InvalidAnchor; what scim2-server refuses."""
 from __future__ import annotations
 
 from datetime import timedelta

@@ -4,41 +4,29 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Any, Mapping
 
-from harness.attribute_paths import read_path
 from harness.clock import Clock
 from harness.directory import Directory, DirectoryGroup, DirectoryUser
 from harness.transport import Exchange, ScimClient
-from idp_profiles.base import (Cadence, CycleReport, ExpectedGroup, ExpectedUser, IdpProfile, ProbeResult,
+from idp_profiles.base import (Cadence, CycleReport, ExpectedUser, IdpProfile, ProbeResult,
                                ProvisioningFailure, Reaction)
 from idp_profiles.entra import reactions, shapes
+from idp_profiles.entra.cycle import CycleState, read_value, resources
+from idp_profiles.entra.groups import GroupProvisioning
 from idp_profiles.entra.provisioning_log import ChangeRecord, ProvisioningLog
 from idp_profiles.entra.reactions import Escrow, Quarantine, iso
-from idp_profiles.entra.settings import (DEFAULT_GROUP_MAPPINGS, DEFAULT_SETTINGS, GROUP_SOURCES, MANAGER_PATH,
-                                         USER_SOURCES, flag_enabled, split_tenant_url, user_mappings, validate)
+from idp_profiles.entra.settings import (DEFAULT_SETTINGS, MANAGER_PATH, USER_SOURCES, flag_enabled,
+                                         split_tenant_url, user_mappings, validate)
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 INVALID_CREDENTIALS = ("You appear to have entered invalid credentials. Please confirm you are using the correct "
                        "information for an administrative account.")
 
 
-@dataclass
-class CycleState:
-    """Bookkeeping of the cycle in progress."""
-    report: CycleReport
-    cycle_id: str
-    began: datetime
-    objects: int = 0
-    failures: int = 0                                        # non-reference failures
-    targets: dict[str, dict] = field(default_factory=dict)   # user id -> target object as read this cycle
-    stopped: bool = False                                    # a 401/403 mid-cycle quarantined the job
-
-
-class EntraProfile(IdpProfile):
+class EntraProfile(GroupProvisioning, IdpProfile):
     name = "entra"
     title = "Microsoft Entra ID"
     cadence = Cadence(interval=timedelta(minutes=40))  # "The process runs every 40 minutes" (entra.md §2.3)
@@ -176,11 +164,6 @@ class EntraProfile(IdpProfile):
             return object_id in self.directory.users
         return self.directory.in_scope(object_id)
 
-    def group_in_scope(self, group_id: str) -> bool:
-        if group_id not in self.directory.groups:
-            return False
-        return self.settings["scope"] == "all" or group_id in self.directory.assignments
-
     def _provisionable(self, user: DirectoryUser) -> bool:
         return self.user_in_scope(user.object_id) and user.account_enabled and user.soft_deleted_at is None
 
@@ -301,7 +284,7 @@ class EntraProfile(IdpProfile):
                                        subject=object_id, purpose="match")
             if not self._succeeded(exchange, record, "match", cycle):
                 return
-            found = _resources(exchange)
+            found = resources(exchange)
             if len(found) > 1:
                 self._fail(record, "match", reactions.DUPLICATE_TARGET_ENTRIES,
                            f"{len(found)} target users match {attribute} eq \"{values[attribute]}\"", exchange, cycle)
@@ -340,7 +323,7 @@ class EntraProfile(IdpProfile):
     def _update_user(self, object_id: str, user: DirectoryUser, target: dict, record: ChangeRecord,
                      cycle: CycleState) -> None:
         cycle.targets[object_id] = target
-        changes = shapes.user_changes(self.mapped_values(user), target)
+        changes = shapes.attribute_changes(self.mapped_values(user), target)
         if not changes:
             self._succeed(record, "other", cycle, status="skipped")
             return
@@ -350,7 +333,7 @@ class EntraProfile(IdpProfile):
         if not self._succeeded(exchange, record, "update", cycle):
             return
         for _, path, value in changes:
-            record.modify(path, _read(target, path), value)
+            record.modify(path, read_value(target, path), value)
         if any(path == "active" and value is True for _, path, value in changes):
             self.disabled_in_target.discard(object_id)
         cycle.report.updated.append(object_id)
@@ -370,7 +353,7 @@ class EntraProfile(IdpProfile):
         exchange = self.client.get(f"/Users/{self.links[object_id]}", subject=object_id, purpose="read")
         if not self._succeeded(exchange, record, "read", cycle):
             return
-        if _read(exchange.response_body, "active") is not False:
+        if read_value(exchange.response_body, "active") is not False:
             exchange = self.client.patch(f"/Users/{self.links[object_id]}",
                                          shapes.patch_body([shapes.active_operation(False, self.flag)]),
                                          subject=object_id, purpose="disable")
@@ -427,123 +410,6 @@ class EntraProfile(IdpProfile):
                 record.modify("manager", current, wanted)
                 self._export_step(record, "Update", exchange)
                 self._succeed(record, "update", cycle)
-
-    # -- groups -------------------------------------------------------------------------------------------------
-    def group_values(self, group: DirectoryGroup) -> dict[str, Any]:
-        values = {path: GROUP_SOURCES[source](group) for path, source in DEFAULT_GROUP_MAPPINGS.items()}
-        return {path: value for path, value in values.items() if value is not None}
-
-    def _sync_group(self, group_id: str, cycle: CycleState) -> None:
-        group = self.directory.groups.get(group_id)
-        linked = group_id in self.group_links
-        if group is None or not self.group_in_scope(group_id):
-            if linked:
-                self._delete_group(group_id, group, cycle)
-            return
-        cycle.objects += 1
-        record = self._begin(group_id, "Group", "Update" if linked else "Add", cycle, group)
-        if linked:
-            exchange = self.client.get(f"/Groups/{self.group_links[group_id]}",
-                                       params={"excludedAttributes": "members"}, subject=group_id, purpose="read")
-            if self._succeeded(exchange, record, "read", cycle):
-                self._update_group(group_id, group, exchange.response_body, record, cycle)
-            return
-        values = self.group_values(group)
-        exchange = self.client.get("/Groups", params={"excludedAttributes": "members",
-                                                      "filter": f'displayName eq "{group.display_name}"'},
-                                   subject=group_id, purpose="match")
-        if not self._succeeded(exchange, record, "match", cycle):
-            return
-        found = _resources(exchange)
-        if len(found) > 1:
-            self._fail(record, "match", reactions.DUPLICATE_TARGET_ENTRIES,
-                       f"{len(found)} target groups match displayName eq \"{group.display_name}\"", exchange, cycle)
-            return
-        if found and isinstance(found[0], dict) and found[0].get("id"):
-            self.group_links[group_id] = record.target_id = found[0]["id"]
-            self.pushed_members[group_id] = {}
-            cycle.report.matched.append(group_id)
-            self._update_group(group_id, group, found[0], record, cycle)
-            return
-        body = shapes.create_group_body(values, self.settings["group_create_adscim_schema"])
-        exchange = self.client.post("/Groups", body, subject=group_id, purpose="create")
-        if not self._succeeded(exchange, record, "create", cycle):
-            return
-        created = exchange.response_body
-        if not isinstance(created, dict) or not created.get("id"):
-            self._fail(record, "create", reactions.SERVICE_INCOMPATIBLE, "We are not able to deserialize the "
-                       "resource received from your SCIM endpoint: no id", exchange, cycle)
-            return
-        self.group_links[group_id] = record.target_id = created["id"]
-        self.pushed_members[group_id] = {}
-        for path, value in values.items():
-            record.modify(path, None, value)
-        cycle.report.created.append(group_id)
-        self._export_step(record, "Add", exchange)
-        self._succeed(record, "create", cycle)
-
-    def _update_group(self, group_id: str, group: DirectoryGroup, target: Any, record: ChangeRecord,
-                      cycle: CycleState) -> None:
-        changes = shapes.user_changes(self.group_values(group), target if isinstance(target, dict) else {})
-        if not changes:
-            self._succeed(record, "other", cycle, status="skipped")
-            return
-        exchange = self.client.patch(f"/Groups/{self.group_links[group_id]}",
-                                     shapes.patch_body(shapes.update_operations(changes, self.flag)),
-                                     subject=group_id, purpose="update")
-        if self._succeeded(exchange, record, "update", cycle):
-            for _, path, value in changes:
-                record.modify(path, _read(target, path), value)
-            cycle.report.updated.append(group_id)
-            self._export_step(record, "Update", exchange)
-            self._succeed(record, "update", cycle)
-
-    def _delete_group(self, group_id: str, group: DirectoryGroup | None, cycle: CycleState) -> None:
-        """A deleted or out-of-scope group is deleted in the target ([inferred]: groups have no `active`)."""
-        cycle.objects += 1
-        record = self._begin(group_id, "Group", "Delete", cycle, group)
-        exchange = self.client.delete(f"/Groups/{self.group_links[group_id]}", subject=group_id, purpose="delete")
-        if self._succeeded(exchange, record, "delete", cycle):
-            del self.group_links[group_id]
-            self.pushed_members.pop(group_id, None)
-            cycle.report.deleted.append(group_id)
-            self._export_step(record, "Delete", exchange)
-            self._succeed(record, "delete", cycle)
-
-    def _sync_memberships(self, cycle: CycleState) -> None:
-        """After users and groups: add the members now linked, remove those that left, by PATCH (doc S1, S3)."""
-        for group_id in list(self.group_links):
-            group = self.directory.groups.get(group_id)
-            if cycle.stopped or group is None:
-                continue
-            pushed = self.pushed_members.setdefault(group_id, {})
-            wanted = {m: self.links.get(m) or self.group_links.get(m) for m in group.member_ids}
-            wanted = {m: t for m, t in wanted.items() if t}
-            added = [m for m in wanted if m not in pushed]
-            removed = [m for m in pushed if m not in wanted]
-            if added:
-                self._patch_members(group_id, [shapes.add_members_operation([wanted[m] for m in added], self.flag)],
-                                    added, wanted, cycle)
-            if removed:
-                ops = shapes.remove_members_operations([pushed[m] for m in removed], self.flag)
-                self._patch_members(group_id, ops, removed, None, cycle)
-
-    def _patch_members(self, group_id: str, operations: list[dict], members: list[str],
-                       added: dict[str, str] | None, cycle: CycleState) -> None:
-        record = self._begin(group_id, "Group", "Update", cycle, self.directory.groups[group_id])
-        exchange = self.client.patch(f"/Groups/{self.group_links[group_id]}", shapes.patch_body(operations),
-                                     subject=group_id, purpose="members")
-        if not self._succeeded(exchange, record, "members", cycle):
-            return
-        pushed = self.pushed_members[group_id]
-        for member in members:
-            if added is None:
-                record.modify("members", pushed.pop(member), None)
-            else:
-                pushed[member] = added[member]
-                record.modify("members", None, added[member])
-        self._export_step(record, "Update", exchange)
-        self._succeed(record, "update", cycle)
 
     # -- reacting to responses ----------------------------------------------------------------------------------
     def handle_response(self, exchange: Exchange, action: str) -> Reaction:
@@ -672,33 +538,3 @@ class EntraProfile(IdpProfile):
                                              *self._match_key(user), {"active": False}))
         return expected
 
-    def expected_groups(self) -> list[ExpectedGroup]:
-        """Groups in scope with their linked members (a member the IdP never got linked cannot be a member);
-        groups deleted or out of scope must be gone."""
-        if not self.settings["provision_groups"]:
-            return []
-        expected = []
-        for group_id, group in self.directory.groups.items():
-            if self.group_in_scope(group_id):
-                members = frozenset(m for m in group.member_ids if m in self.links or m in self.group_links)
-                expected.append(ExpectedGroup(group_id, group.display_name, "present", "displayName",
-                                              group.display_name, self.group_values(group), members))
-        seen = {e.object_id for e in expected}
-        for exchange in self.trace:
-            group_id = exchange.subject
-            if (exchange.path.startswith("/Groups") and group_id and group_id not in seen
-                    and exchange.method == "POST" and exchange.ok):
-                seen.add(group_id)
-                expected.append(ExpectedGroup(group_id, (exchange.request_body or {}).get("displayName", group_id),
-                                              "absent", "displayName",
-                                              (exchange.request_body or {}).get("displayName", "")))
-        return expected
-
-
-def _resources(exchange: Exchange) -> list:
-    body = exchange.response_body
-    return (body.get("Resources") or []) if isinstance(body, dict) else []
-
-
-def _read(target: Any, path: str) -> Any:
-    return read_path(target, path) if isinstance(target, dict) else None

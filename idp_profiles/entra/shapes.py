@@ -66,7 +66,7 @@ def _place(body: dict, path: str, value: Any) -> None:
         container[parsed.attribute] = value
 
 
-def user_changes(values: Mapping[str, Any], target: dict) -> list[tuple[str, str, Any]]:
+def attribute_changes(values: Mapping[str, Any], target: dict) -> list[tuple[str, str, Any]]:
     """(op, path, value) for each mapped value that differs from what the target returned: `Replace` where the
     target has a value, `Add` where it has none (the rule inferred from a real capture, entra.md §3.4)."""
     changes = []
