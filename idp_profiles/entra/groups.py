@@ -6,8 +6,8 @@ from typing import Any
 
 from harness.directory import DirectoryGroup
 from idp_profiles.base import ExpectedGroup
-from idp_profiles.entra import reactions, shapes
-from idp_profiles.entra.cycle import CycleState, read_value, resources
+from idp_profiles.entra import shapes
+from idp_profiles.entra.cycle import CycleState, read_value
 from idp_profiles.entra.provisioning_log import ChangeRecord
 from idp_profiles.entra.settings import DEFAULT_GROUP_MAPPINGS, GROUP_SOURCES
 
@@ -39,16 +39,9 @@ class GroupProvisioning:
             if self._succeeded(exchange, record, "read", cycle):
                 self._update_group(group_id, group, exchange.response_body, record, cycle)
             return
-        values = self.group_values(group)
-        exchange = self.client.get("/Groups", params={"excludedAttributes": "members",
-                                                      "filter": f'displayName eq "{group.display_name}"'},
-                                   subject=group_id, purpose="match")
-        if not self._succeeded(exchange, record, "match", cycle):
-            return
-        found = resources(exchange)
-        if len(found) > 1:
-            self._fail(record, "match", reactions.DUPLICATE_TARGET_ENTRIES,
-                       f"{len(found)} target groups match displayName eq \"{group.display_name}\"", exchange, cycle)
+        found = self._lookup("/Groups", {"excludedAttributes": "members",
+                                         "filter": f'displayName eq "{group.display_name}"'}, record, cycle)
+        if found is None:
             return
         if found and isinstance(found[0], dict) and found[0].get("id"):
             self.group_links[group_id] = record.target_id = found[0]["id"]
@@ -56,22 +49,13 @@ class GroupProvisioning:
             cycle.report.matched.append(group_id)
             self._update_group(group_id, group, found[0], record, cycle)
             return
+        values = self.group_values(group)
         body = shapes.create_group_body(values, self.settings["group_create_adscim_schema"])
-        exchange = self.client.post("/Groups", body, subject=group_id, purpose="create")
-        if not self._succeeded(exchange, record, "create", cycle):
-            return
-        created = exchange.response_body
-        if not isinstance(created, dict) or not created.get("id"):
-            self._fail(record, "create", reactions.SERVICE_INCOMPATIBLE, "We are not able to deserialize the "
-                       "resource received from your SCIM endpoint: no id", exchange, cycle)
-            return
-        self.group_links[group_id] = record.target_id = created["id"]
-        self.pushed_members[group_id] = {}
-        for path, value in values.items():
-            record.modify(path, None, value)
-        cycle.report.created.append(group_id)
-        self._export_step(record, "Add", exchange)
-        self._succeed(record, "create", cycle)
+        created = self._create("/Groups", body, values, record, cycle)
+        if created:
+            self.group_links[group_id] = record.target_id = created["id"]
+            self.pushed_members[group_id] = {}
+            self._succeed(record, "create", cycle)
 
     def _update_group(self, group_id: str, group: DirectoryGroup, target: Any, record: ChangeRecord,
                       cycle: CycleState) -> None:

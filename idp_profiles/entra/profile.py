@@ -280,41 +280,55 @@ class EntraProfile(GroupProvisioning, IdpProfile):
         for attribute in self.settings["matching_attributes"]:
             if attribute not in values:
                 continue
-            exchange = self.client.get("/Users", params={"filter": f'{attribute} eq "{values[attribute]}"'},
-                                       subject=object_id, purpose="match")
-            if not self._succeeded(exchange, record, "match", cycle):
-                return
-            found = resources(exchange)
-            if len(found) > 1:
-                self._fail(record, "match", reactions.DUPLICATE_TARGET_ENTRIES,
-                           f"{len(found)} target users match {attribute} eq \"{values[attribute]}\"", exchange, cycle)
+            found = self._lookup("/Users", {"filter": f'{attribute} eq "{values[attribute]}"'}, record, cycle)
+            if found is None:
                 return
             if found:
                 record.step("matching", "EntryImportByMatchingProperty", "success",
                             f"Retrieved User '{values[attribute]}' from {self.log.app_name} by {attribute}", found[0])
-                self._link(object_id, found[0], exchange, record, cycle)
+                self._link(object_id, found[0], record, cycle)
                 return
         record.step("matching", "EntryImportByMatchingProperty", "success",
                     f"No User matched in {self.log.app_name}; it will be created", {})
-        exchange = self.client.post("/Users", shapes.create_user_body(values), subject=object_id, purpose="create")
+        created = self._create("/Users", shapes.create_user_body(values), values, record, cycle)
+        if created:                                 # a 409 stays a failure: Entra does not fall back to matching
+            self.links[object_id] = record.target_id = created["id"]
+            cycle.targets[object_id] = created
+            self._succeed(record, "create", cycle)
+
+    def _lookup(self, path: str, params: dict[str, str], record: ChangeRecord, cycle: CycleState) -> list | None:
+        """A matching query; None when it failed or found more than one object (DuplicateTargetEntries)."""
+        exchange = self.client.get(path, params=params, subject=record.object_id, purpose="match")
+        if not self._succeeded(exchange, record, "match", cycle):
+            return None
+        found = resources(exchange)
+        if len(found) > 1:
+            self._fail(record, "match", reactions.DUPLICATE_TARGET_ENTRIES,
+                       f"{len(found)} target objects match {params['filter']}", exchange, cycle)
+            return None
+        return found
+
+    def _create(self, path: str, body: dict, values: dict[str, Any], record: ChangeRecord,
+                cycle: CycleState) -> dict | None:
+        """POST a new object; its answer (with the target's id), or None when the create failed."""
+        exchange = self.client.post(path, body, subject=record.object_id, purpose="create")
         if not self._succeeded(exchange, record, "create", cycle):
-            return                                  # 409 stays a failure: Entra does not fall back to matching
-        body = exchange.response_body
-        if not isinstance(body, dict) or not body.get("id"):
+            return None
+        created = exchange.response_body
+        if not isinstance(created, dict) or not created.get("id"):
             self._fail(record, "create", reactions.SERVICE_INCOMPATIBLE, "We are not able to deserialize the "
                        "resource received from your SCIM endpoint: no id", exchange, cycle)
-            return
-        self.links[object_id] = record.target_id = body["id"]
-        cycle.targets[object_id] = body
-        for path, value in values.items():
-            record.modify(path, None, value)
-        cycle.report.created.append(object_id)
+            return None
+        for attribute, value in values.items():
+            record.modify(attribute, None, value)
+        cycle.report.created.append(record.object_id)
         self._export_step(record, "Add", exchange)
-        self._succeed(record, "create", cycle)
+        return created
 
-    def _link(self, object_id: str, target: Any, exchange: Exchange, record: ChangeRecord, cycle: CycleState) -> None:
+    def _link(self, object_id: str, target: Any, record: ChangeRecord, cycle: CycleState) -> None:
         if not isinstance(target, dict) or not target.get("id"):
-            self._fail(record, "match", reactions.SERVICE_INCOMPATIBLE, "the matching user has no id", exchange, cycle)
+            self._fail(record, "match", reactions.SERVICE_INCOMPATIBLE, "the matching user has no id",
+                       self.trace[-1], cycle)
             return
         self.links[object_id] = record.target_id = target["id"]
         cycle.report.matched.append(object_id)
