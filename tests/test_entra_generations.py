@@ -2,6 +2,7 @@
 probe, lookups, creates, every PATCH kind, disable, re-enable, soft delete then purge, group rename and membership."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -308,3 +309,29 @@ def test_settings_are_checked():
     assert EntraProfile.configure(org(), "http://x.test/v2?aadOptscim062020", "t",
                                   {"aadOptscim062020": False}).flag is False
     assert EntraProfile.configure(org(), "http://x.test/v2?aadOptscim062020&AzureAdScimPatch2017", "t").flag is False
+
+
+def test_provisioning_log_and_job_status_for_the_run_report(live_server):
+    d = org()
+    profile = entra(live_server, d, flag=False)
+    assert profile.job_status()["code"] == "NotRun" and profile.provisioning_log() == []
+    profile.run_cycle()
+    log = json.loads(json.dumps(profile.provisioning_log()))           # plain JSON, like a portal export
+    creates = [e for e in log if e["provisioningAction"] == "create"]
+    assert [(e["sourceIdentity"]["id"], e["sourceIdentity"]["identityType"]) for e in creates] == [
+        (ANA, "User"), (BEN, "User"), (CAI, "User"), (ENG, "Group")]
+    ana = creates[0]
+    assert ana["targetIdentity"]["id"] == profile.links[ANA]
+    assert ana["provisioningStatusInfo"] == {"status": "success", "errorInformation": None}
+    assert [(s["provisioningStepType"], s["name"]) for s in ana["provisioningSteps"]] == [
+        ("import", "EntryImportAdd"), ("scoping", "EntrySynchronizationScoping"),
+        ("matching", "EntryImportByMatchingProperty"), ("export", "EntryExportAdd")]
+    assert {"displayName": "userName", "oldValue": None, "newValue": "Ana.Garcia@Contoso.com"} in \
+        ana["modifiedProperties"]
+    assert {"displayName": "active", "oldValue": None, "newValue": "True"} in ana["modifiedProperties"]
+    assert len({e["cycleId"] for e in log}) == 1 and all(e["jobId"] == log[0]["jobId"] for e in log)
+    members = [e for e in log if e["sourceIdentity"]["id"] == ENG and e["provisioningAction"] == "update"]
+    assert [p["newValue"] for p in members[0]["modifiedProperties"]] == [profile.links[BEN], profile.links[CAI]]
+    status = profile.job_status()
+    assert status["code"] == "Active" and status["quarantine"] is None and status["patchGeneration"] == "default"
+    assert status["lastExecution"]["state"] == "Succeeded" and status["lastExecution"]["countEntitled"] == 4
