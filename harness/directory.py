@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 ObjectType = Literal["user", "group"]
@@ -25,6 +26,7 @@ class DirectoryUser:
     manager_id: str | None = None       # object_id of another DirectoryUser
     account_enabled: bool = True
     roles: list[str] = field(default_factory=list)   # OneLogin roles: its app rules turn them into groups
+    soft_deleted_at: datetime | None = None   # Entra's recycle bin: IsSoftDeleted until restored or purged
 
 
 @dataclass
@@ -45,7 +47,8 @@ class DirectoryEvent:
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)   # attribute -> (old, new)
 
 
-USER_ATTRIBUTES = frozenset(f.name for f in dataclasses.fields(DirectoryUser)) - {"object_id"}
+USER_ATTRIBUTES = frozenset(f.name for f in dataclasses.fields(DirectoryUser)) - {"object_id", "soft_deleted_at"}
+GROUP_ATTRIBUTES = frozenset({"display_name", "mail_nickname", "description"})
 
 
 class Directory:
@@ -111,14 +114,6 @@ class Directory:
     def remove_role(self, object_id: str, role: str) -> DirectoryEvent | None:
         return self.update_user(object_id, roles=[r for r in self.users[object_id].roles if r != role])
 
-    def soft_delete_user(self, object_id: str) -> DirectoryEvent | None:
-        """Entra's soft delete (recycle bin) and Okta's deactivate: to provisioning, the account is now inactive."""
-        user = self.users[object_id]
-        if not user.account_enabled:
-            return None
-        user.account_enabled = False
-        return self._record("soft_deleted", "user", object_id, {"account_enabled": (True, False)})
-
     def hard_delete_user(self, object_id: str) -> DirectoryEvent:
         """Purge a user (Entra: hard delete, 30 days after soft delete or purged by an admin)."""
         user = self.users.pop(object_id)
@@ -128,6 +123,27 @@ class Directory:
             if object_id in group.member_ids:
                 group.member_ids.remove(object_id)
         return self._record("hard_deleted", "user", object_id)
+
+    def soft_delete_user(self, object_id: str, at: datetime) -> DirectoryEvent | None:
+        """Move a user to the recycle bin (Entra keeps it 30 days, then purges it: `purge_soft_deleted`)."""
+        user = self.users[object_id]
+        if user.soft_deleted_at is not None:
+            return None
+        user.soft_deleted_at = at
+        return self._record("soft_deleted", "user", object_id)
+
+    def restore_user(self, object_id: str) -> DirectoryEvent | None:
+        user = self.users[object_id]
+        if user.soft_deleted_at is None:
+            return None
+        user.soft_deleted_at = None
+        return self._record("restored", "user", object_id)
+
+    def purge_soft_deleted(self, deleted_before: datetime) -> list[DirectoryEvent]:
+        """Hard-delete the users soft-deleted before `deleted_before` (the end of their retention)."""
+        due = [uid for uid, user in self.users.items()
+               if user.soft_deleted_at is not None and user.soft_deleted_at <= deleted_before]
+        return [self.hard_delete_user(uid) for uid in due]
 
     def user(self, object_id: str) -> DirectoryUser | None:
         """A live or hard-deleted user."""
@@ -157,24 +173,25 @@ class Directory:
         group.member_ids.remove(member_id)
         return self._record("member_removed", "group", group_id, {"members": (member_id, None)})
 
-    def rename_group(self, group_id: str, display_name: str) -> DirectoryEvent | None:
+    def update_group(self, group_id: str, **changes: Any) -> DirectoryEvent | None:
+        """Change a group's attributes (a rename is `display_name=`); None when nothing actually changed."""
+        unknown = set(changes) - GROUP_ATTRIBUTES
+        if unknown:
+            raise ValueError(f"unknown group attributes: {sorted(unknown)}")
         group = self.groups[group_id]
-        if group.display_name == display_name:
-            return None
-        old, group.display_name = group.display_name, display_name
-        return self._record("updated", "group", group_id, {"display_name": (old, display_name)})
+        diff = {k: (getattr(group, k), v) for k, v in changes.items() if getattr(group, k) != v}
+        for name, (_, new) in diff.items():
+            setattr(group, name, new)
+        return self._record("updated", "group", group_id, diff) if diff else None
 
     def delete_group(self, group_id: str) -> DirectoryEvent:
-        """Delete a group: its members lose the scope it gave them (recorded first, so profiles see each one)."""
-        group = self.groups[group_id]
-        for member_id in list(group.member_ids):
-            self.remove_member(group_id, member_id)
+        """Delete a group; its former members are in the event so their scope can be re-evaluated."""
+        group = self.groups.pop(group_id)
         self.assignments.discard(group_id)
         for other in self.groups.values():
             if group_id in other.member_ids:
                 other.member_ids.remove(group_id)
-        del self.groups[group_id]
-        return self._record("deleted", "group", group_id)
+        return self._record("deleted", "group", group_id, {"members": (list(group.member_ids), None)})
 
     def assign(self, object_id: str) -> DirectoryEvent | None:
         if object_id in self.assignments:
@@ -204,6 +221,8 @@ class Directory:
         """Users whose provisioning state an event can change (a group assignment touches its direct members)."""
         if event.object_type == "user":
             return [event.object_id]
+        if event.kind == "deleted":
+            return [m for m in event.changes["members"][0] if m in self.users]
         if event.kind in ("member_added", "member_removed"):
             old, new = event.changes.get("members", (None, None))
             member = new if event.kind == "member_added" else old

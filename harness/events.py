@@ -210,7 +210,8 @@ class EventApplier:
         return self._user_change(spec, self.directory.enable_user, "re-enabled")
 
     def _soft_delete(self, spec: EventSpec):
-        return self._user_change(spec, self.directory.soft_delete_user, "soft-deleted")
+        return self._user_change(spec, lambda user: self.directory.soft_delete_user(user, self.clock.now()),
+                                 "soft-deleted")
 
     def _hard_delete(self, spec: EventSpec):
         return self._user_change(spec, self.directory.hard_delete_user, "hard-deleted")
@@ -250,7 +251,7 @@ class EventApplier:
 
     def _group_rename(self, spec: EventSpec):
         group_id = self.group_ref(spec, spec.params["group"])
-        self.directory.rename_group(group_id, str(spec.params["new_name"]))
+        self.directory.update_group(group_id, display_name=str(spec.params["new_name"]))
         return f"renamed group {spec.params['group']} → {spec.params['new_name']}", self._users_of(group_id), None
 
     def _group_delete(self, spec: EventSpec):

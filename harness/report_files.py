@@ -84,6 +84,8 @@ def run_json(run: "SimulationRun") -> dict[str, Any]:
                 "exchange": exchange_json(idp.test_connection.exchange)},
             "cycles": [_cycle_json(run, idp, c) for c in idp.cycles],
             "verification": _verification_json(run, idp.verification),
+            "seed_promises": [{"name": line.name, "passed": line.passed, "detail": line.detail}
+                              for line in idp.promises],
             "requests": [exchange_json(e) for e in idp.profile.trace],
         } for idp in run.idps],
     }

@@ -131,7 +131,14 @@ def _idp_section(run: "SimulationRun", idp: "IdpRun") -> list[str]:
                 lines.append(f"       after event {offset(run, event.at)} {event.spec.action}: {event.description}")
         if len(failures) > 30:
             lines.append(f"  … and {len(failures) - 30} more (see --report)")
-    return lines + _verification_lines(run, idp.verification)
+    return lines + _verification_lines(run, idp.verification) + _promise_lines(idp)
+
+
+def _promise_lines(idp: "IdpRun") -> list[str]:
+    """One check line per seed promise (read through the embedded server's admin API)."""
+    if not idp.promises:
+        return []
+    return ["Seed promises (workspace admin API):", *(f"  {line}" for line in idp.promises)]
 
 
 def _verification_lines(run: "SimulationRun", v: "Verification") -> list[str]:

@@ -22,6 +22,7 @@ from harness.starting_directory import build_directory
 from harness.transport import ScimClient, TargetUnreachable
 from harness.verdicts import SERVER_BUG, judge
 from harness.verifier import Finding, Verification, Verifier, verify_groups
+from harness.workspace_checks import CheckLine, check_seed_promises, expected_from_presence, seed_activity
 from idp_profiles import PROFILES, load_profile
 from idp_profiles.base import CycleReport, ExpectedGroup, IdpProfile, ProbeResult
 
@@ -36,10 +37,12 @@ class UsageError(Exception):
 @dataclass
 class Target:
     """Where the IdPs send their requests. `token_for(workspace)` is the bearer token of a workspace;
-    `rotate_token` exists only for the embedded server, whose tokens the harness can rotate."""
+    `rotate_token` and `admin_for` exist only for the embedded server, whose tokens the harness can rotate and
+    whose admin API lets it check the seed's workspace promises (access revoked, history kept)."""
     base_url: str
     token_for: Callable[[str], str | None]
     rotate_token: Callable[[str], str] | None = None
+    admin_for: Callable[[str], tuple[str, str]] | None = None   # (admin API URL, admin key) of a workspace
 
 
 @dataclass
@@ -58,6 +61,9 @@ class IdpRun:
     test_connection: ProbeResult | None = None
     cycles: list[CycleRecord] = field(default_factory=list)
     verification: Verification = field(default_factory=Verification)
+    links: dict[str, str] = field(default_factory=dict)       # every directory id → target id the IdP held
+    history: dict[str, int] = field(default_factory=dict)     # activity seeded per member after the first cycle
+    promises: list[CheckLine] = field(default_factory=list)   # the seed's workspace promises, checked at the end
 
     def findings(self) -> list[Finding]:
         return [f for c in self.cycles if c.checks for f in c.checks.findings] + self.verification.findings
@@ -207,6 +213,9 @@ class Simulation:
             report = idp.profile.cycles[-1] if len(idp.profile.cycles) > before else CycleReport(
                 "incremental" if idp.cycles else "initial")
             report.aborted = f"target unreachable: {exc.exchange.request_line()}: {exc.exchange.error}"
+        idp.links.update(getattr(idp.profile, "links", {}))
+        if not idp.cycles and self.target.admin_for:     # give members a history before anyone is deprovisioned
+            idp.history = seed_activity(*self.target.admin_for(idp.workspace), idp.links.values())
         record = CycleRecord(len(idp.cycles) + 1, at, report)
         idp.cycles.append(record)
         failed = {f.object_id for f in report.failures}
@@ -226,12 +235,23 @@ class Simulation:
                 result.absorb(verify_groups(client, groups, idp.profile.trace, self._labels()))
             return result
 
+    def _check_promises(self, idp: IdpRun) -> None:
+        expected = expected_from_presence(idp.links, idp.profile.expected_users())
+        idp.promises = check_seed_promises(*self.target.admin_for(idp.workspace), expected, idp.history)
+        for line in idp.promises:
+            if not line.passed:             # the server broke a promise the seed makes: always a server bug
+                finding = Finding("", "workspace", "seed-promise", f"{line.name}: {line.detail}")
+                finding.category, finding.reason = SERVER_BUG, "the workspace does not keep the seed's promise"
+                idp.verification.findings.append(finding)
+
     def _labels(self) -> dict[str, str]:
         users = self.run.directory
         return {uid: users.user(uid).user_principal_name for uid in [*users.users, *users.deleted_users]}
 
     def _verify(self, idp: IdpRun) -> None:
         idp.verification = self._read_back(idp, idp.profile.expected_users(), idp.profile.expected_groups())
+        if self.target.admin_for:
+            self._check_promises(idp)
         last = idp.cycles[-1].report if idp.cycles else None
         if last is not None and last.aborted:
             probe = last.probe.exchange if last.probe else None
@@ -259,7 +279,7 @@ def run_simulation(scenario: Scenario, target: Target, *, idp: str | None = None
 
 # -- the command ------------------------------------------------------------------------------------------------
 def embedded_target(stack: ExitStack) -> Target:
-    from server.embedded import EmbeddedServer      # lazily: --target works without the server
+    from server.embedded import EmbeddedServer      # lazily: a --target run never loads the server
     server = stack.enter_context(EmbeddedServer())      # its token is for the "default" workspace
     tokens: dict[str, str] = {DEFAULT_WORKSPACE: server.token}
 
@@ -269,7 +289,15 @@ def embedded_target(stack: ExitStack) -> Target:
         tokens[workspace] = generate_token(Store(server.db_path), workspace)
         return tokens[workspace]
 
-    return Target(server.base_url, lambda ws: tokens[ws] if ws in tokens else rotate(ws), rotate)
+    def admin(workspace: str) -> tuple[str, str]:
+        from server.admin_keys import generate_admin_key
+        from server.storage import Store
+        if workspace not in admin_keys:
+            admin_keys[workspace] = generate_admin_key(Store(server.db_path), workspace)
+        return server.admin_base_url, admin_keys[workspace]
+
+    admin_keys: dict[str, str] = {DEFAULT_WORKSPACE: server.admin_key}
+    return Target(server.base_url, lambda ws: tokens[ws] if ws in tokens else rotate(ws), rotate, admin)
 
 
 def scenario_from_args(args: argparse.Namespace) -> Scenario:
@@ -310,11 +338,7 @@ def handle(args: argparse.Namespace, out: TextIO | None = None) -> int:
             if args.target:
                 target = Target(args.target, lambda _workspace: args.token)
             else:
-                try:
-                    target = embedded_target(stack)
-                except ImportError as exc:
-                    raise UsageError(f"the embedded SCIM server is not available ({exc}); use --target URL") \
-                        from exc
+                target = embedded_target(stack)
             clock = WallClock(args.speed or 1.0) if args.realtime else SimulatedClock(SIMULATION_EPOCH)
             progress = reports.ProgressLine(sys.stderr, clock.now(), scenario.until)
             run = run_simulation(scenario, target, idp=args.idp, seed=args.seed, timeout=args.timeout,

@@ -181,12 +181,100 @@ class Verifier:
         return None, exchange
 
 
-def _target_ids(object_id: str, trace: list[Exchange]) -> list[str]:
-    """Ids the target itself gave this user: in a 201 to its POST or in a match/read answer."""
+# -- groups: any IdP that pushes groups ---------------------------------------------------------------------------
+def verify_groups(client: ScimClient, expected: Iterable[ExpectedGroup], idp_trace: list[Exchange],
+                  labels: dict[str, str] | None = None) -> Verification:
+    """Read each group the IdP should have left in the target (by the ids the target gave it, else by its match
+    attribute) and compare its attributes and its exact member list; members are mapped to target ids through
+    the ids the target returned for them in the IdP's trace."""
+    result = Verification()
+    for want in expected:
+        result.checked_users += 1
+        actual, evidence = _find_group(client, want, idp_trace)
+        if want.presence == "absent":
+            if actual is not None:
+                result.findings.append(Finding(want.object_id, want.label, "unexpected",
+                                               "deleted or out of scope in the directory but still in the target",
+                                               cause=_last(idp_trace, want.object_id), evidence=evidence))
+            continue
+        if actual is None:
+            result.findings.append(Finding(want.object_id, want.label, "missing", "group not found in the target",
+                                           attribute=want.match_attribute, expected=want.match_value,
+                                           cause=_last(idp_trace, want.object_id, WRITES)
+                                           or _last(idp_trace, want.object_id), evidence=evidence))
+            continue
+        for path, value in want.attributes.items():
+            result.checked_attributes += 1
+            if read_path(actual, path) != value:
+                result.findings.append(Finding(
+                    want.object_id, want.label, "mismatch",
+                    f"{path} is {json.dumps(read_path(actual, path), ensure_ascii=False)}, expected "
+                    f"{json.dumps(value, ensure_ascii=False)}", attribute=path, expected=value,
+                    actual=read_path(actual, path), cause=_last(idp_trace, want.object_id, WRITES), evidence=evidence))
+        _compare_members(want, actual, evidence, idp_trace, result, labels or {})
+    result.reads = len(client.trace)
+    return result
+
+
+def _find_group(client: ScimClient, want: ExpectedGroup, trace: list[Exchange]) -> tuple[dict | None, Exchange]:
+    for target_id in reversed(_target_ids(want.object_id, trace, "/Groups")):
+        by_id = client.get(f"/Groups/{target_id}", subject=want.object_id, purpose="verify")
+        if by_id.status == 200 and isinstance(by_id.response_body, dict):
+            return by_id.response_body, by_id
+    exchange = client.get("/Groups", params={"filter": f'{want.match_attribute} eq "{want.match_value}"'},
+                          subject=want.object_id, purpose="verify")
+    found = exchange.response_body.get("Resources") if isinstance(exchange.response_body, dict) else None
+    if exchange.status != 200 or not found or not isinstance(found[0], dict):
+        return None, exchange
+    by_id = client.get(f"/Groups/{found[0].get('id')}", subject=want.object_id, purpose="verify")
+    return (by_id.response_body if by_id.status == 200 and isinstance(by_id.response_body, dict) else found[0],
+            by_id)
+
+
+def _compare_members(want: ExpectedGroup, actual: dict, evidence: Exchange, trace: list[Exchange],
+                     result: Verification, labels: dict[str, str]) -> None:
+    actual_ids = {m.get("value") for m in actual.get("members") or [] if isinstance(m, dict)}
+    if want.judged is not None:
+        _compare_judged_members(want, actual, actual_ids, evidence, trace, result, labels)
+        return
+    result.checked_attributes += 1
+    expected_ids = {ids[-1]: member for member in want.member_ids if (ids := _target_ids(member, trace))}
+    missing = sorted(set(expected_ids) - actual_ids)
+    extra = sorted(actual_ids - set(expected_ids))
+    if missing or extra:
+        result.findings.append(Finding(
+            want.object_id, want.label, "members",
+            f"members differ: missing {missing or 'none'}, unexpected {extra or 'none'}",
+            attribute="members", expected=sorted(expected_ids), actual=sorted(i for i in actual_ids if i),
+            cause=_last(trace, want.object_id, ("PATCH",)) or _last(trace, want.object_id), evidence=evidence))
+
+
+def _compare_judged_members(want: ExpectedGroup, actual: dict, actual_ids: set, evidence: Exchange,
+                            trace: list[Exchange], result: Verification, labels: dict[str, str]) -> None:
+    """One finding per judged user whose membership is wrong, naming the user."""
+    for object_id in sorted(want.judged):
+        target_ids = set(_target_ids(object_id, trace))
+        if not target_ids:
+            continue                   # the target never acknowledged the user: the user check reports it
+        result.checked_attributes += 1
+        should = object_id in want.member_ids
+        if bool(target_ids & actual_ids) == should:
+            continue
+        result.findings.append(Finding(
+            object_id, labels.get(object_id, object_id), "membership",
+            f"{'not a member' if should else 'still a member'} of group {want.label!r}",
+            attribute="members", expected=should, actual=not should,
+            cause=next((e for e in reversed(trace) if e.subject == object_id and e.method == "PATCH"
+                        and e.path == f"/Groups/{actual.get('id')}"), None) or _last(trace, object_id),
+            evidence=evidence))
+
+
+def _target_ids(object_id: str, trace: list[Exchange], endpoint: str = "/Users") -> list[str]:
+    """Ids the target itself gave this object: in a 201 to its POST or in a match/read answer."""
     ids: list[str] = []
     for exchange in trace:
         if exchange.subject != object_id or not exchange.ok or not isinstance(exchange.response_body, dict) \
-                or not exchange.path.startswith("/Users"):
+                or not exchange.path.startswith(endpoint):
             continue
         body = exchange.response_body
         found = [r.get("id") for r in body.get("Resources") or [] if isinstance(r, dict)] \
@@ -213,51 +301,3 @@ def _last_writing(trace: list[Exchange], object_id: str, path: str) -> Exchange 
         elif read_path(body, path) is not None:
             return exchange
     return None
-
-
-# -- groups: generic, for any profile that provisions groups ------------------------------------------------------
-def verify_groups(client: ScimClient, expected: Iterable[ExpectedGroup], idp_trace: list[Exchange],
-                  labels: dict[str, str] | None = None) -> Verification:
-    """Find each group by displayName, read it by id, and compare its members with the users' target ids."""
-    result = Verification()
-    labels = labels or {}
-    for want in expected:
-        group, evidence = _find_group(client, want.display_name)
-        if group is None:
-            result.findings.append(Finding(
-                "", want.display_name, "missing", f"group {want.display_name!r} not found in the target",
-                cause=next((e for e in reversed(idp_trace) if e.method == "POST" and e.path == "/Groups"
-                            and isinstance(e.request_body, dict)
-                            and e.request_body.get("displayName") == want.display_name), None), evidence=evidence))
-            continue
-        actual = {m.get("value") for m in group.get("members") or [] if isinstance(m, dict)}
-        for object_id in sorted(want.judged):
-            target_ids = set(_target_ids(object_id, idp_trace))
-            if not target_ids:
-                continue                   # the target never acknowledged the user: the user check reports it
-            result.checked_attributes += 1
-            should = object_id in want.members
-            if bool(target_ids & actual) == should:
-                continue
-            result.findings.append(Finding(
-                object_id, labels.get(object_id, object_id), "membership",
-                f"{'not a member' if should else 'still a member'} of group {want.display_name!r}",
-                attribute="members", expected=should, actual=not should,
-                cause=next((e for e in reversed(idp_trace) if e.subject == object_id and e.method == "PATCH"
-                            and e.path == f"/Groups/{group.get('id')}"), None) or _last(idp_trace, object_id),
-                evidence=evidence))
-    result.reads = len(client.trace)
-    return result
-
-
-def _find_group(client: ScimClient, display_name: str) -> tuple[dict | None, Exchange]:
-    exchange = client.get("/Groups", params={"filter": f'displayName eq "{display_name}"'}, purpose="verify")
-    body = exchange.response_body
-    resources = body.get("Resources") or [] if exchange.status == 200 and isinstance(body, dict) else []
-    group = next((g for g in resources if isinstance(g, dict) and g.get("displayName") == display_name), None)
-    if group is None or not group.get("id"):
-        return None, exchange
-    by_id = client.get(f"/Groups/{group['id']}", purpose="verify")      # a list may leave members out
-    if by_id.status == 200 and isinstance(by_id.response_body, dict):
-        return by_id.response_body, by_id
-    return group, exchange

@@ -7,6 +7,8 @@ from typing import Iterable
 
 import requests
 
+from idp_profiles.base import ExpectedUser
+
 TIMEOUT_SECONDS = 10
 PROBE_KIND = "scimharness-access-probe"
 
@@ -138,11 +140,12 @@ def _check_untouched(members: dict, active_ids: list[str], deprovisioned: set[st
     return CheckLine(name, True, f"{len(active_ids)} other user(s) still active, no unexpected revocation")
 
 
-def expected_after_changes(links: dict[str, str], changes: Iterable) -> dict:
-    """The `expected` for check_seed_promises from a profile's links (directory id → SCIM id, copied before the
-    cycle that applies the changes, since a DELETE drops the link) and the applied directory changes."""
-    deactivated = [links[c.object_id] for c in changes if c.kind == "disable" and c.object_id in links]
-    deleted = [links[c.object_id] for c in changes if c.kind == "hard-delete" and c.object_id in links]
-    touched = set(deactivated) | set(deleted)
-    return {"deprovisioned_user_ids": deactivated, "deleted_user_ids": deleted,
-            "active_user_ids": [scim_id for scim_id in links.values() if scim_id not in touched]}
+def expected_from_presence(links: dict[str, str], expected: Iterable[ExpectedUser]) -> dict:
+    """The `expected` for check_seed_promises from every link an IdP ever held (directory id → SCIM id; a DELETE
+    drops a link, so the caller keeps them all) and where the IdP should have left each user."""
+    by_presence: dict[str, list[str]] = {"present": [], "inactive": [], "absent": []}
+    for want in expected:
+        if want.object_id in links:
+            by_presence[want.presence].append(links[want.object_id])
+    return {"deprovisioned_user_ids": by_presence["inactive"], "deleted_user_ids": by_presence["absent"],
+            "active_user_ids": by_presence["present"]}

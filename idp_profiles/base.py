@@ -92,11 +92,18 @@ class ExpectedUser:
 
 @dataclass(frozen=True)
 class ExpectedGroup:
-    """A group the IdP should have left in the target, the directory users that must be its members, and the users
-    whose membership is judged at all (anyone else may or may not be a member)."""
-    display_name: str
-    members: frozenset[str]
-    judged: frozenset[str]
+    """Where the IdP should have left one directory group: `present` with `attributes` and the members listed
+    (directory object ids; the verifier maps them to the ids the target gave them), or `absent`. `judged`, when
+    set, limits the member check to those users (anyone else may or may not be a member): OneLogin, which only
+    pushes the users its rules cover, needs that; otherwise the member list must match exactly."""
+    object_id: str
+    label: str
+    presence: Literal["present", "absent"]
+    match_attribute: str                   # usually displayName
+    match_value: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    member_ids: frozenset[str] = frozenset()
+    judged: frozenset[str] | None = None
 
 
 class IdpProfile(abc.ABC):
@@ -164,3 +171,4 @@ class IdpProfile(abc.ABC):
     @abc.abstractmethod
     def expected_users(self) -> list[ExpectedUser]:
         """The end state the directory implies for every user this IdP has seen, under this IdP's mappings."""
+

@@ -106,14 +106,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def scim2_server():
+def scim2_server(tmp_path_factory):
     """scim2-server on a free port, one tenant per test (--dynamic-tenants). Yields its root URL."""
     if not SCIM2_SERVER.exists():
         pytest.skip("scim2-server is not installed")
     port = _free_port()
+    # its log goes to a file: an undrained pipe fills up after a few hundred requests and blocks the server
+    log = tmp_path_factory.mktemp("scim2-server") / "stderr.log"
     process = subprocess.Popen([str(SCIM2_SERVER), "--hostname", "127.0.0.1", "--port", str(port),
                                 "--bearer-token", TOKEN, "--dynamic-tenants"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     root = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while True:
@@ -124,7 +126,7 @@ def scim2_server():
         except requests.ConnectionError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                pytest.fail(f"scim2-server did not start: {process.stderr.read().decode(errors='replace')}")
+                pytest.fail(f"scim2-server did not start: {log.read_text(errors='replace')}")
             time.sleep(0.1)
     yield root
     process.terminate()

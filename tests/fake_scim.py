@@ -1,4 +1,4 @@
-"""A pretend SCIM target for `responses`: an in-memory /Users store whose faults are switched on per test.
+"""A pretend SCIM target for `responses`: in-memory /Users and /Groups stores whose faults are switched on per test.
 Faults model real broken servers: dropped PATCHes, ignored DELETEs, 404 on empty filters, hidden-but-unique users."""
 from __future__ import annotations
 
@@ -52,15 +52,17 @@ class FakeScimTarget:
         self.booleans_verbatim = booleans_verbatim  # stores "False" as the string it was sent
         self.drop_attributes = drop_attributes    # top-level keys silently not stored (a narrow contract)
         self.users: dict[str, dict] = {}
+        self.groups: dict[str, dict] = {}
 
     # -- wiring -------------------------------------------------------------------------------------------------
     def install(self, rsps: responses.RequestsMock) -> "FakeScimTarget":
         base = re.escape(self.base_url)
-        rsps.add_callback(responses.GET, re.compile(base + r"/Users\?.*"), callback=self._query)
-        rsps.add_callback(responses.GET, re.compile(base + r"/Users/[^/?]+$"), callback=self._get)
-        rsps.add_callback(responses.POST, re.compile(base + r"/Users$"), callback=self._post)
-        rsps.add_callback(responses.PATCH, re.compile(base + r"/Users/[^/?]+$"), callback=self._patch)
-        rsps.add_callback(responses.DELETE, re.compile(base + r"/Users/[^/?]+$"), callback=self._delete)
+        for collection in ("Users", "Groups"):
+            rsps.add_callback(responses.GET, re.compile(base + rf"/{collection}\?.*"), callback=self._query)
+            rsps.add_callback(responses.GET, re.compile(base + rf"/{collection}/[^/?]+(\?.*)?$"), callback=self._get)
+            rsps.add_callback(responses.POST, re.compile(base + rf"/{collection}$"), callback=self._post)
+            rsps.add_callback(responses.PATCH, re.compile(base + rf"/{collection}/[^/?]+$"), callback=self._patch)
+            rsps.add_callback(responses.DELETE, re.compile(base + rf"/{collection}/[^/?]+$"), callback=self._delete)
         rsps.add_callback(responses.GET, re.compile(base + r"/Schemas$"), callback=self._schemas)
         return self
 
@@ -91,30 +93,40 @@ class FakeScimTarget:
     def _id(self, request) -> str:
         return request.path_url.split("?")[0].rstrip("/").rsplit("/", 1)[1]
 
+    def _store(self, request) -> dict[str, dict]:
+        return self.groups if "/Groups" in request.path_url else self.users
+
     def _query(self, request):
         if not self._authorised(request):
             return self._error(401, "bad token")
         from urllib.parse import parse_qs, urlsplit
         query = parse_qs(urlsplit(request.url).query)
-        match = re.fullmatch(r'userName eq "(.*)"', query.get("filter", [""])[0])
+        match = re.fullmatch(r'(\w+) eq "(.*)"', query.get("filter", [""])[0])
+        store = self._store(request)
         found = [] if self.hide_from_filter else (
-            [u for u in self.users.values() if str(u.get("userName", "")).lower() == match.group(1).lower()]
-            if match else list(self.users.values()))
+            [r for r in store.values() if str(get_ci(r, match.group(1)) or "").lower() == match.group(2).lower()]
+            if match else list(store.values()))
         if not found and self.probe_status and self.probe_status != 200:
             return self._error(self.probe_status, "not found")
-        return self._reply(200, {"schemas": [LIST], "totalResults": len(found), "startIndex": 1,
-                                 "itemsPerPage": len(found), "Resources": found})
+        start = int(query.get("startIndex", ["1"])[0])
+        page = found[start - 1:start - 1 + int(query.get("count", [len(found)])[0])]
+        return self._reply(200, {"schemas": [LIST], "totalResults": len(found), "startIndex": start,
+                                 "itemsPerPage": len(page), "Resources": page})
 
     def _get(self, request):
         if not self._authorised(request):
             return self._error(401, "bad token")
-        user = self.users.get(self._id(request))
-        return self._reply(200, user) if user else self._error(404, "Resource not found")
+        resource = self._store(request).get(self._id(request))
+        return self._reply(200, resource) if resource else self._error(404, "Resource not found")
 
     def _post(self, request):
         if not self._authorised(request):
             return self._error(401, "bad token")
         body = json.loads(request.body)
+        if self._store(request) is self.groups:
+            group = {**body, "id": f"g{len(self.groups) + 1}", "meta": {"resourceType": "Group"}}
+            self.groups[group["id"]] = group
+            return self._reply(201, group)
         if self.find(body.get("userName", "")):
             return self._error(409, "userName already exists", "uniqueness")
         body = {k: v for k, v in body.items() if k not in self.drop_attributes and k != "roles"}
@@ -123,7 +135,7 @@ class FakeScimTarget:
     def _patch(self, request):
         if not self._authorised(request):
             return self._error(401, "bad token")
-        user = self.users.get(self._id(request))
+        user = self._store(request).get(self._id(request))
         if user is None:
             return self._error(404, "Resource not found")
         if not self.drop_patches:
@@ -132,6 +144,9 @@ class FakeScimTarget:
         return self._reply(204)
 
     def _apply(self, user: dict, op: dict) -> None:
+        if op.get("path", "").startswith("members"):
+            self._apply_members(user, op)
+            return
         path = parse_path(op["path"])
         value = op.get("value")
         if not self.booleans_verbatim and isinstance(value, str) and value.lower() in ("true", "false"):
@@ -152,13 +167,25 @@ class FakeScimTarget:
         else:
             container[key] = value
 
+    @staticmethod
+    def _apply_members(group: dict, op: dict) -> None:
+        """Entra's member ops only: add a value list, remove a value list or one `members[value eq "x"]`."""
+        members = group.setdefault("members", [])
+        if op["op"].lower() == "add":
+            members += [{"value": m["value"]} for m in op["value"] if {"value": m["value"]} not in members]
+            return
+        gone = {m["value"] for m in op.get("value") or []}
+        gone |= set(re.findall(r'members\[value eq "(.*)"\]', op["path"]))
+        group["members"] = [m for m in members if m["value"] not in gone]
+
     def _delete(self, request):
         if not self._authorised(request):
             return self._error(401, "bad token")
-        if self._id(request) not in self.users:
+        store = self._store(request)
+        if self._id(request) not in store:
             return self._error(404, "Resource not found")
         if not self.ignore_deletes:
-            del self.users[self._id(request)]
+            del store[self._id(request)]
         return self._reply(204)
 
     def _schemas(self, request):

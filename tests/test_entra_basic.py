@@ -35,8 +35,11 @@ def directory() -> Directory:
     return d                                     # OUT is not assigned: out of scope
 
 
+USERS_ONLY = {"provision_groups": False}     # these tests cover users; groups have tests of their own
+
+
 def profile_for(base_url, token, d=None):
-    return EntraProfile.configure(d or directory(), base_url, token)
+    return EntraProfile.configure(d or directory(), base_url, token, USERS_ONLY)
 
 
 def test_probe_is_a_random_guid_username_filter(fake):
@@ -82,10 +85,13 @@ def test_initial_cycle_requests_and_create_body(fake):
     trace = profile.trace
     assert [(e.method, e.purpose, e.subject) for e in trace] == [
         ("GET", "test-connection", None),
-        ("GET", "match", ZOE), ("POST", "create", ZOE),
-        ("GET", "match", LI), ("POST", "create", LI),
+        ("GET", "match", ZOE), ("GET", "match", ZOE), ("POST", "create", ZOE),
+        ("GET", "match", LI), ("GET", "match", LI), ("POST", "create", LI),
     ]
+    # matching precedence: userName first, then externalId, each only when the previous found nothing
     assert trace[1].path == "/Users?filter=userName+eq+%22Zoe.OBrien%40Contoso.onmicrosoft.com%22"
+    assert trace[2].path == "/Users?filter=externalId+eq+%22Zoe.OBrien%22"
+    trace = [e for e in trace if e.purpose != "match" or e.path.startswith("/Users?filter=userName")]
     assert trace[2].path == "/Users"
     assert trace[2].request_headers["Content-Type"] == "application/scim+json"
     assert trace[2].request_body == {
@@ -214,14 +220,16 @@ def test_409_on_create_is_entry_conflict_not_a_match():
         profile = profile_for(target.base_url, target.token, d)
         report = profile.run_cycle()
         zoe_requests = [(e.method, e.status) for e in profile.trace if e.subject == ZOE]
-        assert zoe_requests == [("GET", 200), ("POST", 409)]
+        assert zoe_requests == [("GET", 200), ("GET", 200), ("POST", 409)]
         [failure] = report.failures
         assert (failure.object_id, failure.action) == (ZOE, "create")
         assert failure.error_code == "SystemForCrossDomainIdentityManagementEntryConflict"
-        assert failure.exchange is profile.trace[2] and ZOE in profile.escrow and ZOE not in profile.links
-        # escrowed: retried in the next cycle although nothing changed in the directory
+        assert failure.exchange is profile.trace[3] and ZOE in profile.escrow and ZOE not in profile.links
+        # escrowed: retried once the retry is due although nothing changed in the directory
+        profile.clock.sleep(40 * 60)
         profile.run_cycle()
-        assert [(e.method, e.status) for e in profile.trace if e.subject == ZOE][2:] == [("GET", 200), ("POST", 409)]
+        assert [(e.method, e.status) for e in profile.trace if e.subject == ZOE][3:] == [
+            ("GET", 200), ("GET", 200), ("POST", 409)]
 
 
 def test_probe_failure_quarantines_the_cycle():
@@ -235,8 +243,8 @@ def test_probe_failure_quarantines_the_cycle():
 
 def test_probe_guid_is_reproducible_with_a_seeded_rng(fake):
     d = directory()
-    a = EntraProfile(d, profile_for(fake.base_url, fake.token).client, rng=random.Random(5))
-    b = EntraProfile(d, profile_for(fake.base_url, fake.token).client, rng=random.Random(5))
+    a = EntraProfile(d, profile_for(fake.base_url, fake.token).client, USERS_ONLY, rng=random.Random(5))
+    b = EntraProfile(d, profile_for(fake.base_url, fake.token).client, USERS_ONLY, rng=random.Random(5))
     a.test_connection()
     b.test_connection()
     assert a.trace[0].path == b.trace[0].path and PROBE.match(a.trace[0].path)

@@ -47,39 +47,16 @@ LI_BODY = body_of(LI_NAME, "伟", "李", "wei.li@contoso.com")
 
 
 class GroupsTarget:
-    """/Groups on the pretend target: a listing of known groups (paged by count), POST, member PATCHes."""
+    """/Groups on the pretend target, seeded with known groups (the fake pages listings by count)."""
 
     def __init__(self, fake: FakeScimTarget, rsps, existing: dict[str, str] | None = None) -> None:
-        self.groups = {gid: {"id": gid, "displayName": name, "members": []} for name, gid in (existing or {}).items()}
-        base = re.escape(fake.base_url)
-        rsps.add_callback(responses.GET, re.compile(base + r"/Groups\?.*"), callback=self._list)
-        rsps.add_callback(responses.POST, re.compile(base + r"/Groups$"), callback=self._post)
-        rsps.add_callback(responses.PATCH, re.compile(base + r"/Groups/[^/?]+$"), callback=self._patch)
+        self.fake = fake
+        fake.groups.update({gid: {"id": gid, "displayName": name, "members": []}
+                            for name, gid in (existing or {}).items()})
 
     def members(self, name: str) -> list[str]:
-        return next([m["value"] for m in g["members"]] for g in self.groups.values() if g["displayName"] == name)
-
-    def _list(self, request):
-        start = int(re.search(r"startIndex=(\d+)", request.url).group(1))
-        count = int(re.search(r"count=(\d+)", request.url).group(1))
-        page = list(self.groups.values())[start - 1:start - 1 + count]
-        return 200, {}, json.dumps({"schemas": [LIST], "totalResults": len(self.groups), "startIndex": start,
-                                    "itemsPerPage": len(page), "Resources": page})
-
-    def _post(self, request):
-        group = {**json.loads(request.body), "id": f"g{len(self.groups) + 1}", "members": []}
-        self.groups[group["id"]] = group
-        return 201, {}, json.dumps(group)
-
-    def _patch(self, request):
-        group = self.groups[request.path_url.rsplit("/", 1)[1]]
-        for op in json.loads(request.body)["Operations"]:
-            for member in op["value"]:
-                if op["op"] == "add":
-                    group["members"].append(member)
-                else:
-                    group["members"].remove(member)
-        return 204, {}, ""
+        return next([m["value"] for m in g.get("members", [])] for g in self.fake.groups.values()
+                    if g["displayName"] == name)
 
 
 def install_put(fake: FakeScimTarget, rsps) -> FakeScimTarget:
@@ -393,7 +370,7 @@ def test_role_removal_is_put_then_patch_remove_with_a_value_array(target, rsps):
     groups = GroupsTarget(target, rsps)
     profile, d = provisioned(target, **GROUP_SETTINGS)
     zoe_id = profile.links[ZOE]
-    sales = next(g for g in groups.groups.values() if g["displayName"] == "Sales")["id"]
+    sales = next(g for g in groups.fake.groups.values() if g["displayName"] == "Sales")["id"]
     before = len(profile.trace)
     d.remove_role(ZOE, "Sales")
     profile.run_cycle()
@@ -421,7 +398,7 @@ def test_delete_and_suspend_leave_groups_first_and_never_delete_a_group(target, 
     assert [(m, p, b["Operations"][0]["op"] if b else None) for m, p, b in sent(profile, before)] == [
         ("PATCH", "/Groups/g1", "remove"), ("PATCH", "/Groups/g2", "remove"), ("DELETE", f"/Users/{zoe_id}", None)]
     assert not any(e.method == "DELETE" and e.path.startswith("/Groups") for e in profile.trace)
-    assert len(groups.groups) == 2
+    assert len(groups.fake.groups) == 2
 
 
 def test_group_listing_pages_until_total_results_and_refresh_entitlements(target, rsps):

@@ -119,7 +119,7 @@ def test_joined_roles_misconfiguration_in_a_real_target(target):
                for g in (client.get(f"/Groups/{g['id']}").response_body for g in listing["Resources"])}
     assert members == {"Engineering,Sales": [profile.links[first]], "Engineering": [profile.links[second]]}
     groups = verify_groups(client, profile.expected_groups(), profile.trace)
-    assert groups.findings == [] and groups.checked_attributes == 6      # 2 groups × 3 judged users
+    assert groups.findings == [] and groups.checked_attributes == 8      # 2 groups × (displayName + 3 judged users)
 
 
 def test_the_v1_1_template_with_an_emails_object(target, request):

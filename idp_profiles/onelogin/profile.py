@@ -498,7 +498,8 @@ class OneLoginProfile(IdpProfile):
             if presence == "present":              # live, in scope, and active or left alone while suspended
                 for name in self.wanted_groups(user):
                     members.setdefault(name, set()).add(object_id)
-        return [ExpectedGroup(name, frozenset(ids), frozenset(judged)) for name, ids in sorted(members.items())]
+        return [ExpectedGroup(name, name, "present", "displayName", name, {"displayName": name}, frozenset(ids),
+                              frozenset(judged)) for name, ids in sorted(members.items())]
 
 
 def expected_attributes(body: dict) -> dict[str, Any]:
