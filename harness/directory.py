@@ -24,6 +24,7 @@ class DirectoryUser:
     employee_id: str | None = None
     manager_id: str | None = None       # object_id of another DirectoryUser
     account_enabled: bool = True
+    suspended: bool = False             # Okta's "suspend": the user cannot sign in but stays assigned
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Directory:
         self.groups: dict[str, DirectoryGroup] = {}
         self.assignments: set[str] = set()            # object ids (users or groups) assigned to the app
         self.deleted_users: dict[str, DirectoryUser] = {}   # hard-deleted (purged), kept for the record
+        self.deleted_groups: dict[str, DirectoryGroup] = {}
         self.events: list[DirectoryEvent] = []
 
     # -- the event log ------------------------------------------------------------------------------------------
@@ -95,6 +97,8 @@ class Directory:
         kind = "updated"
         if set(diff) == {"account_enabled"}:
             kind = "enabled" if user.account_enabled else "disabled"
+        elif set(diff) == {"suspended"}:
+            kind = "suspended" if user.suspended else "unsuspended"
         return self._record(kind, "user", object_id, diff)
 
     def disable_user(self, object_id: str) -> DirectoryEvent | None:
@@ -102,6 +106,12 @@ class Directory:
 
     def enable_user(self, object_id: str) -> DirectoryEvent | None:
         return self.update_user(object_id, account_enabled=True)
+
+    def suspend_user(self, object_id: str) -> DirectoryEvent | None:
+        return self.update_user(object_id, suspended=True)
+
+    def unsuspend_user(self, object_id: str) -> DirectoryEvent | None:
+        return self.update_user(object_id, suspended=False)
 
     def hard_delete_user(self, object_id: str) -> DirectoryEvent:
         """Purge a user (Entra: hard delete, 30 days after soft delete or purged by an admin)."""
@@ -133,6 +143,30 @@ class Directory:
             return None
         group.member_ids.append(member_id)
         return self._record("member_added", "group", group_id, {"members": (None, member_id)})
+
+    def remove_member(self, group_id: str, member_id: str) -> DirectoryEvent | None:
+        group = self.groups[group_id]
+        if member_id not in group.member_ids:
+            return None
+        group.member_ids.remove(member_id)
+        return self._record("member_removed", "group", group_id, {"members": (member_id, None)})
+
+    def rename_group(self, group_id: str, display_name: str) -> DirectoryEvent | None:
+        group = self.groups[group_id]
+        if group.display_name == display_name:
+            return None
+        old, group.display_name = group.display_name, display_name
+        return self._record("updated", "group", group_id, {"display_name": (old, display_name)})
+
+    def delete_group(self, group_id: str) -> DirectoryEvent:
+        """Delete a group: it leaves the app's assignments and every group it was nested in."""
+        group = self.groups.pop(group_id)
+        self.deleted_groups[group_id] = group
+        self.assignments.discard(group_id)
+        for parent in self.groups.values():
+            if group_id in parent.member_ids:
+                parent.member_ids.remove(group_id)
+        return self._record("hard_deleted", "group", group_id)
 
     def assign(self, object_id: str) -> DirectoryEvent | None:
         if object_id in self.assignments:
@@ -166,6 +200,7 @@ class Directory:
         if group is None or event.kind not in {"assigned", "unassigned", "member_added", "member_removed"}:
             return []
         if event.kind.startswith("member_"):
-            member = event.changes.get("members", (None, None))[1]
+            old, new = event.changes.get("members", (None, None))
+            member = new or old
             return [member] if member in self.users else []
         return [m for m in group.member_ids if m in self.users]

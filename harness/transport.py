@@ -25,6 +25,7 @@ class Exchange:
     status: int | None = None              # None: no response (connection refused, timeout)
     response_body: Any = None              # parsed JSON when the target sent JSON, else the text
     response_content_type: str | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)   # e.g. Retry-After on a 429
     elapsed: float = 0.0                   # seconds
     subject: str | None = None             # the directory object this request was about
     purpose: str | None = None             # test-connection, match, create, update, disable, delete, read, verify...
@@ -63,7 +64,11 @@ class TargetUnreachable(Exception):
 class ScimClient:
     """A SCIM client bound to one base URL and bearer token. Every call returns, and appends to `trace`, an Exchange.
 
-    `user_agent=None` sends no User-Agent header at all (Entra's Test Connection was observed without one)."""
+    `user_agent=None` sends no User-Agent header at all (Entra's Test Connection was observed without one).
+    A subclass changes the IdP's wire habits through `query`, `authorization`, `content_type` and `extra_headers`."""
+
+    content_type = SCIM_JSON                    # on requests with a body
+    extra_headers: dict[str, str] = {}          # sent on every request
 
     def __init__(self, base_url: str, token: str | None, *, session: requests.Session | None = None,
                  timeout: float = 30.0, user_agent: str | None = "scimharness/0.1") -> None:
@@ -79,18 +84,23 @@ class ScimClient:
         """Encode a query the way Entra does: spaces as '+', quotes as %22 (filter=userName+eq+%22x%22)."""
         return urlencode(params, quote_via=quote_plus)
 
+    def authorization(self) -> str | None:
+        """The Authorization header value: the token as a bearer credential, or nothing without a token."""
+        return None if self._token is None else f"Bearer {self._token}"
+
     def request(self, method: str, path: str, *, params: dict[str, str] | None = None, body: Any = None,
                 subject: str | None = None, purpose: str | None = None) -> Exchange:
         if params:
             path = f"{path}{'&' if '?' in path else '?'}{self.query(params)}"
-        headers = {"Accept": SCIM_JSON, "User-Agent": self.user_agent or SKIP_HEADER}
+        headers = {"Accept": SCIM_JSON, "User-Agent": self.user_agent or SKIP_HEADER, **self.extra_headers}
         data = None
         if body is not None:
-            headers["Content-Type"] = SCIM_JSON
+            headers["Content-Type"] = self.content_type
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         recorded_headers = {k: v for k, v in headers.items() if v is not SKIP_HEADER}
-        if self._token is not None:
-            headers["Authorization"] = f"Bearer {self._token}"
+        authorization = self.authorization()
+        if authorization is not None:
+            headers["Authorization"] = authorization
         exchange = Exchange(index=len(self.trace), method=method, path=path, request_body=body,
                             request_headers=recorded_headers, subject=subject, purpose=purpose)
         self.trace.append(exchange)
@@ -105,6 +115,7 @@ class ScimClient:
         exchange.elapsed = time.perf_counter() - started
         exchange.status = response.status_code
         exchange.response_content_type = response.headers.get("Content-Type")
+        exchange.response_headers = dict(response.headers)
         exchange.response_body = _parse_body(response)
         return exchange
 
