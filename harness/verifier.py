@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
 from harness.attribute_paths import AttributePath, parse_path, read_path
 from harness.transport import Exchange, ScimClient
@@ -33,6 +33,7 @@ class Finding:
 class Verification:
     findings: list[Finding] = field(default_factory=list)
     checked_users: int = 0
+    checked_groups: int = 0
     checked_attributes: int = 0
     unsupported: dict[str, str] = field(default_factory=dict)    # attribute path -> why it was not compared
     schemas_note: str | None = None
@@ -202,3 +203,90 @@ def _last_writing(trace: list[Exchange], object_id: str, path: str) -> Exchange 
         elif read_path(body, path) is not None:
             return exchange
     return None
+
+
+# -- groups -----------------------------------------------------------------------------------------------------
+# Generic: any profile that pushes groups can hand its expectations to `verify_groups`.
+
+@dataclass(frozen=True)
+class ExpectedGroup:
+    """Where the IdP should have left one directory group in the target. Members are named by userName (the
+    verifier resolves each member id through the target); `allowed_members` may be present but need not be
+    (users the IdP deprovisioned without touching the group, as Okta does)."""
+    object_id: str
+    label: str
+    presence: Literal["present", "absent"]
+    display_name: str
+    members: frozenset[str] = frozenset()
+    allowed_members: frozenset[str] = frozenset()
+
+
+def verify_groups(client: ScimClient, expected: Iterable[ExpectedGroup], idp_trace: list[Exchange],
+                  result: Verification | None = None) -> Verification:
+    """Read each expected group from the target (by the ids the target gave it, else by displayName) and judge its
+    presence, name and members; findings are added to `result` (a new Verification by default)."""
+    result = result or Verification()
+    reads_before = len(client.trace)
+    user_names: dict[str, str | None] = {}
+    for want in expected:
+        result.checked_groups += 1
+        actual, evidence = _find_group(client, want, idp_trace)
+        cause = _last(idp_trace, want.object_id, WRITES) or _last(idp_trace, want.object_id)
+        if want.presence == "absent":
+            if actual is not None:
+                result.findings.append(Finding(want.object_id, want.label, "unexpected",
+                                               "the group should have been deleted but is still in the target",
+                                               cause=cause, evidence=evidence))
+            continue
+        if actual is None:
+            result.findings.append(Finding(want.object_id, want.label, "missing", "group not found in the target",
+                                           attribute="displayName", expected=want.display_name, cause=cause,
+                                           evidence=evidence))
+            continue
+        if actual.get("displayName") != want.display_name:
+            result.findings.append(Finding(want.object_id, want.label, "mismatch",
+                                           f"displayName is {json.dumps(actual.get('displayName'), ensure_ascii=False)}"
+                                           f", expected {json.dumps(want.display_name, ensure_ascii=False)}",
+                                           "displayName", want.display_name, actual.get("displayName"), cause,
+                                           evidence))
+        present = {_member_user_name(client, member, user_names) for member in actual.get("members") or []
+                   if isinstance(member, dict)}
+        present_folded = {name.casefold() for name in present if name}
+        for name in sorted(want.members):
+            if name.casefold() not in present_folded:
+                result.findings.append(Finding(want.object_id, want.label, "member-missing",
+                                               f"{name} should be a member", "members", name, None, cause, evidence))
+        allowed = {n.casefold() for n in want.members | want.allowed_members}
+        for name in sorted(present, key=lambda n: n or ""):
+            if not name or name.casefold() not in allowed:
+                result.findings.append(Finding(want.object_id, want.label, "member-unexpected",
+                                               f"{name or 'an unknown user'} should not be a member", "members",
+                                               None, name, cause, evidence))
+    result.reads += len(client.trace) - reads_before
+    return result
+
+
+def _find_group(client: ScimClient, want: ExpectedGroup,
+                trace: list[Exchange]) -> tuple[dict | None, Exchange | None]:
+    for target_id in reversed(_target_ids(want.object_id, trace)):
+        by_id = client.get(f"/Groups/{target_id}", subject=want.object_id, purpose="verify")
+        if by_id.status == 200 and isinstance(by_id.response_body, dict):
+            return by_id.response_body, by_id
+    exchange = client.get("/Groups", params={"filter": f'displayName eq "{want.display_name}"'},
+                          subject=want.object_id, purpose="verify")
+    body = exchange.response_body
+    if exchange.status == 200 and isinstance(body, dict):
+        for resource in body.get("Resources") or []:
+            if isinstance(resource, dict) and resource.get("displayName") == want.display_name:
+                return resource, exchange
+    return None, exchange
+
+
+def _member_user_name(client: ScimClient, member: dict, cache: dict[str, str | None]) -> str | None:
+    """The userName of the user a member entry points at, read from the target once per id."""
+    target_id = str(member.get("value", ""))
+    if target_id not in cache:
+        exchange = client.get(f"/Users/{target_id}", purpose="verify")
+        body = exchange.response_body
+        cache[target_id] = body.get("userName") if exchange.status == 200 and isinstance(body, dict) else None
+    return cache[target_id]

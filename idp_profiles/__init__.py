@@ -6,6 +6,7 @@ import importlib
 
 PROFILES = {
     "entra": "idp_profiles.entra:EntraProfile",
+    "okta": "idp_profiles.okta:OktaProfile",
 }
 
 
