@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -111,9 +112,10 @@ def scim2_server():
     if not SCIM2_SERVER.exists():
         pytest.skip("scim2-server is not installed")
     port = _free_port()
+    log = tempfile.TemporaryFile()       # not a pipe: nobody drains it, and a full pipe blocks scim2-server's logging
     process = subprocess.Popen([str(SCIM2_SERVER), "--hostname", "127.0.0.1", "--port", str(port),
                                 "--bearer-token", TOKEN, "--dynamic-tenants"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               stdout=subprocess.DEVNULL, stderr=log)
     root = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while True:
@@ -124,11 +126,13 @@ def scim2_server():
         except requests.ConnectionError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                pytest.fail(f"scim2-server did not start: {process.stderr.read().decode(errors='replace')}")
+                log.seek(0)
+                pytest.fail(f"scim2-server did not start: {log.read().decode(errors='replace')}")
             time.sleep(0.1)
     yield root
     process.terminate()
     process.wait(timeout=10)
+    log.close()
 
 
 @pytest.fixture
