@@ -115,12 +115,8 @@ class Directory:
 
     def hard_delete_user(self, object_id: str) -> DirectoryEvent:
         """Purge a user (Entra: hard delete, 30 days after soft delete or purged by an admin)."""
-        user = self.users.pop(object_id)
-        self.deleted_users[object_id] = user
-        self.assignments.discard(object_id)
-        for group in self.groups.values():
-            if object_id in group.member_ids:
-                group.member_ids.remove(object_id)
+        self.deleted_users[object_id] = self.users.pop(object_id)
+        self._detach(object_id)
         return self._record("hard_deleted", "user", object_id)
 
     def user(self, object_id: str) -> DirectoryUser | None:
@@ -160,13 +156,16 @@ class Directory:
 
     def delete_group(self, group_id: str) -> DirectoryEvent:
         """Delete a group: it leaves the app's assignments and every group it was nested in."""
-        group = self.groups.pop(group_id)
-        self.deleted_groups[group_id] = group
-        self.assignments.discard(group_id)
-        for parent in self.groups.values():
-            if group_id in parent.member_ids:
-                parent.member_ids.remove(group_id)
+        self.deleted_groups[group_id] = self.groups.pop(group_id)
+        self._detach(group_id)
         return self._record("hard_deleted", "group", group_id)
+
+    def _detach(self, object_id: str) -> None:
+        """A deleted object leaves the app's assignments and every group it was a member of."""
+        self.assignments.discard(object_id)
+        for group in self.groups.values():
+            if object_id in group.member_ids:
+                group.member_ids.remove(object_id)
 
     def assign(self, object_id: str) -> DirectoryEvent | None:
         if object_id in self.assignments:
