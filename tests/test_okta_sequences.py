@@ -164,7 +164,8 @@ def test_push_new_user_is_lookup_then_okta_post(target, rsps, flavour):
 def test_lookup_can_encode_spaces_as_plus(target):
     profile = okta(target, filter_space="+", import_groups=False)
     profile.run_cycle()
-    assert profile.trace[1].path == "/Users?filter=userName+eq+%22Zo%C3%AB.OBrien%40Contoso.com%22&startIndex=1&count=100"
+    assert profile.trace[1].path == ("/Users?filter=userName+eq+%22Zo%C3%AB.OBrien%40Contoso.com%22"
+                                     "&startIndex=1&count=100")
 
 
 def test_enterprise_mapping_adds_title_and_department(target):
@@ -313,6 +314,7 @@ def test_conflict_stops_the_create_and_becomes_a_task(rsps):
     assert failure.message == expected
     row = next(r for r in profile.admin_view().users if r.login == "Zoë.OBrien@Contoso.com")
     assert row.status == "Error" and row.task.message == expected
+    assert profile.admin_view().lines()[-2:] == ["Tasks (1):", f"  Application assignments in error: {expected}"]
     start = len(profile.trace)
     directory.update_user("id-zoe", given_name="Zoe")          # a profile change does not retry the create
     profile.run_cycle()
@@ -381,3 +383,5 @@ def test_settings_are_checked(target):
         okta(target, flavour="classic")
     with pytest.raises(ValueError, match="no setting"):
         okta(target, flavor="aiw")
+    with pytest.raises(ValueError, match="Okta has no action 'approve'"):
+        okta(target).perform("approve")

@@ -1,5 +1,5 @@
-"""Okta's SCIM provisioning (app integrations built with the wizard, AIW, and OIN catalogue templates), Group Push
-included; `OktaProfile` is the entry point, the modules below it split wire habits, bodies, the admin's view and groups."""
+"""Okta's SCIM provisioning (wizard-built AIW apps and OIN catalogue templates), Group Push included.
+`OktaProfile` is the entry point; client, bodies, admin_view and group_push hold wire habits, bodies, views, groups."""
 from idp_profiles.okta.profile import OktaProfile
 
 __all__ = ["OktaProfile"]

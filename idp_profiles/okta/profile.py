@@ -1,5 +1,5 @@
 """Okta's provisioning of users to a SCIM app: To App save, Test Connector Configuration, import, assignment push
-(lookup → POST or link), profile push, deactivation and reactivation, per flavour (AIW: GET+PUT; OIN: PATCH active)."""
+(lookup → POST or link), profile push, deactivation, reactivation per flavour (AIW: GET+PUT; OIN: PATCH active)."""
 from __future__ import annotations
 
 import random
@@ -290,8 +290,8 @@ class OktaProfile(IdpProfile):
         return batch
 
     def perform(self, action: str, **params: Any) -> Any:
-        """A profile-specific scenario action (an admin click): `push_now group=…`, `unlink_group group=… delete=…`,
-        `import_now`, `test_connection`. Sends its requests at once."""
+        """A profile-specific scenario action (an admin click): `push_now group=…`, `unlink_group group=…
+        delete=…`, `import_now`, `test_connection`. Sends its requests at once."""
         if action not in self.scenario_actions:
             raise ValueError(f"Okta has no action {action!r}; known: {', '.join(sorted(self.scenario_actions))}")
         self._report = CycleReport(kind="incremental")
