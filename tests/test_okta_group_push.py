@@ -133,8 +133,9 @@ def test_oin_push_now_replaces_all_members_even_when_empty(target):
     start = len(profile.trace)
     profile.perform("push_now", group="Engineering")
     sent = group_requests(profile, start)
-    assert [e.method for e in sent] == ["PATCH", "GET", "PATCH"]
+    assert [e.request_line() for e in sent] == [f"{m} /Groups/{group_id}" for m in ("PATCH", "GET", "PATCH")]
     assert sent[0].request_body["Operations"] == [{"op": "replace", "path": "members", "value": []}]
+    assert target.member_ids(group_id) == []
 
 
 def test_only_app_assigned_users_are_pushed_and_unassigning_leaves_the_group_alone(target):
