@@ -27,6 +27,7 @@ class DirectoryUser:
     account_enabled: bool = True
     roles: list[str] = field(default_factory=list)   # OneLogin roles: its app rules turn them into groups
     soft_deleted_at: datetime | None = None   # Entra's recycle bin: IsSoftDeleted until restored or purged
+    suspended: bool = False             # Okta's "suspend": the user cannot sign in but stays assigned
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Directory:
         self.groups: dict[str, DirectoryGroup] = {}
         self.assignments: set[str] = set()            # object ids (users or groups) assigned to the app
         self.deleted_users: dict[str, DirectoryUser] = {}   # hard-deleted (purged), kept for the record
+        self.deleted_groups: dict[str, DirectoryGroup] = {}
         self.events: list[DirectoryEvent] = []
 
     # -- the event log ------------------------------------------------------------------------------------------
@@ -99,6 +101,8 @@ class Directory:
         kind = "updated"
         if set(diff) == {"account_enabled"}:
             kind = "enabled" if user.account_enabled else "disabled"
+        elif set(diff) == {"suspended"}:
+            kind = "suspended" if user.suspended else "unsuspended"
         return self._record(kind, "user", object_id, diff)
 
     def disable_user(self, object_id: str) -> DirectoryEvent | None:
@@ -114,14 +118,16 @@ class Directory:
     def remove_role(self, object_id: str, role: str) -> DirectoryEvent | None:
         return self.update_user(object_id, roles=[r for r in self.users[object_id].roles if r != role])
 
+    def suspend_user(self, object_id: str) -> DirectoryEvent | None:
+        return self.update_user(object_id, suspended=True)
+
+    def unsuspend_user(self, object_id: str) -> DirectoryEvent | None:
+        return self.update_user(object_id, suspended=False)
+
     def hard_delete_user(self, object_id: str) -> DirectoryEvent:
         """Purge a user (Entra: hard delete, 30 days after soft delete or purged by an admin)."""
-        user = self.users.pop(object_id)
-        self.deleted_users[object_id] = user
-        self.assignments.discard(object_id)
-        for group in self.groups.values():
-            if object_id in group.member_ids:
-                group.member_ids.remove(object_id)
+        self.deleted_users[object_id] = self.users.pop(object_id)
+        self._detach(object_id)
         return self._record("hard_deleted", "user", object_id)
 
     def soft_delete_user(self, object_id: str, at: datetime) -> DirectoryEvent | None:
@@ -186,12 +192,16 @@ class Directory:
 
     def delete_group(self, group_id: str) -> DirectoryEvent:
         """Delete a group; its former members are in the event so their scope can be re-evaluated."""
-        group = self.groups.pop(group_id)
-        self.assignments.discard(group_id)
-        for other in self.groups.values():
-            if group_id in other.member_ids:
-                other.member_ids.remove(group_id)
+        group = self.deleted_groups[group_id] = self.groups.pop(group_id)
+        self._detach(group_id)
         return self._record("deleted", "group", group_id, {"members": (list(group.member_ids), None)})
+
+    def _detach(self, object_id: str) -> None:
+        """A deleted object leaves the app's assignments and every group it was a member of."""
+        self.assignments.discard(object_id)
+        for group in self.groups.values():
+            if object_id in group.member_ids:
+                group.member_ids.remove(object_id)
 
     def assign(self, object_id: str) -> DirectoryEvent | None:
         if object_id in self.assignments:

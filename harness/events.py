@@ -203,6 +203,12 @@ class EventApplier:
         return self._user_change(spec, lambda user: self.directory.remove_role(user, role),
                                  f"took role {role} from")
 
+    def _suspend(self, spec: EventSpec):
+        return self._user_change(spec, self.directory.suspend_user, "suspended")
+
+    def _unsuspend(self, spec: EventSpec):
+        return self._user_change(spec, self.directory.unsuspend_user, "unsuspended")
+
     def _disable(self, spec: EventSpec):
         return self._user_change(spec, self.directory.disable_user, "disabled")
 

@@ -142,7 +142,8 @@ def _promise_lines(idp: "IdpRun") -> list[str]:
 
 
 def _verification_lines(run: "SimulationRun", v: "Verification") -> list[str]:
-    lines = [f"Verification: {v.checked_users} users, {v.checked_attributes} attribute values compared "
+    groups = f"{v.checked_groups} groups, " if v.checked_groups else ""
+    lines = [f"Verification: {v.checked_users} users, {groups}{v.checked_attributes} attribute values compared "
              f"with the target ({v.reads} reads): " + ("PASSED" if v.ok else f"FAILED ({len(v.findings)} findings)")]
     if v.schemas_note:
         lines.append(f"  note: {v.schemas_note}")

@@ -23,6 +23,8 @@ ACTIONS: dict[str, frozenset[str]] = {name: frozenset(keys) for name, keys in {
     "rename": {"user", "given_name", "family_name", "upn", "keep_upn"},
     "change_email": {"user", "email"},
     "change_manager": {"user", "manager"},
+    "suspend": {"user"},
+    "unsuspend": {"user"},
     "add_role": {"user", "role"},
     "remove_role": {"user", "role"},
     "move_group": {"user", "group", "from_group", "department"},

@@ -69,19 +69,23 @@ class ScimClient:
     """A SCIM client bound to one base URL and bearer token. Every call returns, and appends to `trace`, an Exchange.
 
     `user_agent=None` sends no User-Agent header at all (Entra's Test Connection was observed without one);
-    `headers` go with every request over the defaults (OneLogin's Custom Headers)."""
+    `content_type` and `headers` set a client's wire habits (OneLogin's plain JSON and Custom Headers), and a
+    subclass can change them as class attributes, along with `query` and `authorization` (Okta)."""
+
+    content_type = SCIM_JSON                    # on requests with a body
+    extra_headers: dict[str, str] = {}          # sent on every request
 
     def __init__(self, base_url: str, token: str | None, *, session: requests.Session | None = None,
                  timeout: float = 30.0, user_agent: str | None = "scimharness/0.1",
-                 content_type: str = SCIM_JSON, headers: dict[str, str] | None = None,
+                 content_type: str | None = None, headers: dict[str, str] | None = None,
                  clock: Clock | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
         self.session = session or requests.Session()
         self.timeout = timeout
         self.user_agent = user_agent
-        self.content_type = content_type
-        self.headers = dict(headers or {})
+        self.content_type = content_type or self.content_type
+        self.headers = {**self.extra_headers, **(headers or {})}
         self.clock = clock                  # stamps each exchange; None: no timestamps
         self.trace: list[Exchange] = []
 
@@ -94,6 +98,10 @@ class ScimClient:
         """Encode a query the way Entra does: spaces as '+', quotes as %22 (filter=userName+eq+%22x%22)."""
         return urlencode(params, quote_via=quote_plus)
 
+    def authorization(self) -> str | None:
+        """The Authorization header value: the token as a bearer credential, or nothing without a token."""
+        return None if self._token is None else f"Bearer {self._token}"
+
     def request(self, method: str, path: str, *, params: dict[str, str] | None = None, body: Any = None,
                 subject: str | None = None, purpose: str | None = None) -> Exchange:
         if params:
@@ -105,8 +113,9 @@ class ScimClient:
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         headers.update(self.headers)
         recorded_headers = {k: v for k, v in headers.items() if v is not SKIP_HEADER}
-        if self._token is not None:
-            headers["Authorization"] = f"Bearer {self._token}"
+        authorization = self.authorization()
+        if authorization is not None:
+            headers["Authorization"] = authorization
         exchange = Exchange(index=len(self.trace), method=method, path=path, request_body=body,
                             request_headers=recorded_headers, subject=subject, purpose=purpose,
                             at=self.clock.now() if self.clock else None)

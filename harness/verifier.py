@@ -35,6 +35,7 @@ class Finding:
 class Verification:
     findings: list[Finding] = field(default_factory=list)
     checked_users: int = 0
+    checked_groups: int = 0
     checked_attributes: int = 0
     unsupported: dict[str, str] = field(default_factory=dict)    # attribute path -> why it was not compared
     schemas_note: str | None = None
@@ -48,6 +49,7 @@ class Verification:
         """Add another verification's findings and counts (users and groups checked in one pass)."""
         self.findings += other.findings
         self.checked_users += other.checked_users
+        self.checked_groups += other.checked_groups
         self.checked_attributes += other.checked_attributes
         self.unsupported.update(other.unsupported)
         self.reads += other.reads
@@ -189,7 +191,7 @@ def verify_groups(client: ScimClient, expected: Iterable[ExpectedGroup], idp_tra
     the ids the target returned for them in the IdP's trace."""
     result = Verification()
     for want in expected:
-        result.checked_users += 1
+        result.checked_groups += 1
         actual, evidence = _find_group(client, want, idp_trace)
         if want.presence == "absent":
             if actual is not None:

@@ -7,6 +7,7 @@ import importlib
 PROFILES = {
     "entra": "idp_profiles.entra:EntraProfile",
     "onelogin": "idp_profiles.onelogin:OneLoginProfile",
+    "okta": "idp_profiles.okta:OktaProfile",
 }
 
 

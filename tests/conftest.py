@@ -113,9 +113,10 @@ def scim2_server(tmp_path_factory):
     port = _free_port()
     # its log goes to a file: an undrained pipe fills up after a few hundred requests and blocks the server
     log = tmp_path_factory.mktemp("scim2-server") / "stderr.log"
+    log_file = log.open("wb")
     process = subprocess.Popen([str(SCIM2_SERVER), "--hostname", "127.0.0.1", "--port", str(port),
                                 "--bearer-token", TOKEN, "--dynamic-tenants"],
-                               stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+                               stdout=subprocess.DEVNULL, stderr=log_file)
     root = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while True:
@@ -131,6 +132,7 @@ def scim2_server(tmp_path_factory):
     yield root
     process.terminate()
     process.wait(timeout=10)
+    log_file.close()
 
 
 @pytest.fixture

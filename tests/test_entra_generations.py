@@ -192,7 +192,7 @@ def test_incremental_cycles_request_by_request(live_server, flag):
     users = Verifier(verifier_client).verify_users(profile.expected_users(), profile.trace)
     groups = verify_groups(verifier_client, profile.expected_groups(), profile.trace)
     assert users.ok, [f.message for f in users.findings]
-    assert groups.ok and groups.checked_users == 1, [f.message for f in groups.findings]
+    assert groups.ok and groups.checked_groups == 1, [f.message for f in groups.findings]
 
 
 def test_flag_keeps_value_paths_and_adds_apart_from_the_merged_replace(scim2_target):
