@@ -9,8 +9,8 @@ from dataclasses import replace as with_changes
 
 from server.contract import Contract
 from server.scim import normalise, patch, rules
-from server.scim.errors import ScimError, invalid_value, not_found, uniqueness
-from server.scim.filter import matches_element, parse_filter
+from server.scim.errors import ScimError, invalid_filter, invalid_value, not_found, uniqueness
+from server.scim.filter import for_resource_type, matches_element, parse_filter, unknown_everywhere
 from server.scim.projection import Selection, project
 from server.scim.responses import etag, list_response, paging, precondition_holds, with_reference_urls
 from server.scim.schema import ResourceType
@@ -60,19 +60,21 @@ class ScimService:
 
     @staticmethod
     def _conditions(filter_text: str | None, rtypes: list[ResourceType]) -> list[tuple]:
-        """The filter compiled for each resource type; at the root, a type whose schema lacks an attribute the
-        filter names simply has no matches, unless no type knows it."""
+        """The filter compiled for each resource type that can match it. At the root (several types) a term
+        naming an attribute one type lacks is false for that type; one that no type knows is invalidFilter."""
         if not filter_text:
             return [(rtype, ("", [])) for rtype in rtypes]
         node = parse_filter(filter_text)
-        compiled, last_error = [], None
+        if len(rtypes) == 1:
+            return [(rtypes[0], compile_filter(node, rtypes[0]))]
+        unknown = unknown_everywhere(node, rtypes)
+        if unknown is not None:
+            raise invalid_filter(f"unknown attribute '{unknown}'")
+        compiled = []
         for rtype in rtypes:
-            try:
-                compiled.append((rtype, compile_filter(node, rtype)))
-            except ScimError as error:
-                last_error = error
-        if not compiled:
-            raise last_error
+            seen = for_resource_type(node, rtype)
+            if seen is not False:
+                compiled.append((rtype, ("", []) if seen is True else compile_filter(seen, rtype)))
         return compiled
 
     # --- writes ----------------------------------------------------------------------------------

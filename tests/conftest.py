@@ -75,6 +75,13 @@ def scim(app, token):
 
 
 @pytest.fixture
+def full_scim(tmp_path):
+    """A SCIM client for an app serving the `full` contract (core User + enterprise extension, PATCH 204)."""
+    db = str(tmp_path / "full.db")
+    return ScimTestClient(create_app(db, "full").test_client(), generate_token(Store(db), "acme"))
+
+
+@pytest.fixture
 def live_server():
     with EmbeddedServer() as server:
         yield server

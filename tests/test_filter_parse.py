@@ -109,6 +109,13 @@ def test_whitespace_is_tolerated():
     assert parse_filter('emails[ type eq "work" ]') == ValuePath(p("emails"), Compare(p("type"), "eq", "work"))
 
 
+def test_value_path_with_sub_attribute_is_one_element_passing_both():
+    # Entra's matching attribute `emails[type eq "work"].value eq "…"`
+    assert parse_filter('emails[type eq "work"].value eq "x" or emails[type eq "home"].Value pr') == Or((
+        ValuePath(p("emails"), And((Compare(p("type"), "eq", "work"), Compare(p("value"), "eq", "x")))),
+        ValuePath(p("emails"), And((Compare(p("type"), "eq", "home"), Present(p("Value")))))))
+
+
 def test_keywords_inside_strings_are_values():
     assert parse_filter('title eq "a and b or not (c)"').value == "a and b or not (c)"
 
@@ -152,7 +159,8 @@ def test_ref_sub_attribute():
     ("userName eq 01", "unexpected '1' at position 13"),
     ('emails[type[value pr]]', "value filters cannot nest"),
     ('emails[emails.type eq "x"]', "inside [...] name a sub-attribute"),
-    ('emails[type eq "work"].value eq "x"', "unexpected '.' at position 22"),
+    ('emails[type eq "work"].value', "unexpected end of input at position 28, expected an operator after 'value'"),
+    ('emails[type eq "work"].("x")', "unexpected '(' at position 23, expected a sub-attribute name after '.'"),
     ("userName eq @", "unexpected character '@' at position 12"),
 ])
 def test_malformed_filters_are_invalid_filter(text, detail):
