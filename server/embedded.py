@@ -34,6 +34,9 @@ class EmbeddedServer:
         self.stop()
 
     def stop(self) -> None:
+        for channel in list(self._server.active_channels.values()):
+            channel.will_close = True  # idle keep-alive clients would otherwise hold the loop open
+        self._server.pull_trigger()
         self._server.close()
         self._thread.join(timeout=5)
         if self._tempdir:
