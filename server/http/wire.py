@@ -103,7 +103,7 @@ def register_error_handlers(blueprint: Blueprint) -> None:
         headers.pop("Content-Type", None)
         detail = error.description or error.name
         if isinstance(error, RequestEntityTooLarge):
-            detail = f"The request body is larger than this server accepts ({current_app.config['MAX_CONTENT_LENGTH']} bytes)."
+            detail = f"The request body is larger than this endpoint accepts ({request.max_content_length} bytes)."
         return scim_response(ScimError(error.code or 500, detail).to_scim(), error.code or 500, headers)
 
     @blueprint.app_errorhandler(Exception)
