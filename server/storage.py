@@ -65,6 +65,7 @@ class Store:
     @staticmethod
     def _create_tables(db: sqlite_utils.Database) -> None:
         if "workspaces" in db.table_names():
+            Store._create_later_indexes(db)
             return
         db["workspaces"].create({"id": str, "name": str, "created": str, "token_hash": str,
                                  "token_created": str}, pk="id")
@@ -79,6 +80,13 @@ class Store:
         db["group_members"].create({"workspace_id": str, "group_id": str, "member_id": str, "member_type": str},
                                    pk=("group_id", "member_id"))
         db["group_members"].create_index(["member_id"])
+        Store._create_later_indexes(db)
+
+    @staticmethod
+    def _create_later_indexes(db: sqlite_utils.Database) -> None:
+        """Indexes added after the first schema; idempotent, so older databases get them too."""
+        # meta.lastModified filters (incremental sync, Microsoft's reference code) compare this column directly.
+        db["resources"].create_index(["workspace_id", "resource_type", "last_modified"], if_not_exists=True)
 
     # --- workspaces and tokens -------------------------------------------------------------------
 

@@ -292,10 +292,10 @@ def test_filters_and_paging_run_in_sql_with_indexes(app, scim, monkeypatch):
     with store.transaction() as db:  # 400 users written directly: the point is the read path, not the writes
         for i in range(400):
             data = {"userName": f"bulk{i:03d}@example.com", "active": True}
+            stamp = "2026-01-02T00:00:00.000000Z" if i == 7 else "2026-01-01T00:00:00.000000Z"
             db["resources"].insert({"id": f"u{i:03d}", "workspace_id": workspace_id, "resource_type": "User",
                                     "name_key": data["userName"], "external_id": f"ext{i}", "active": 1,
-                                    "created": "2026-01-01T00:00:00.000000Z",
-                                    "last_modified": "2026-01-01T00:00:00.000000Z", "version": 1,
+                                    "created": stamp, "last_modified": stamp, "version": 1,
                                     "data": json.dumps(data)})
     decoded = []
     real_decode = storage._decode
@@ -307,6 +307,7 @@ def test_filters_and_paging_run_in_sql_with_indexes(app, scim, monkeypatch):
     plans = {
         'userName eq "bulk007@example.com"': "name_key",
         'externalId eq "ext7"': "external_id",
+        'meta.lastModified gt "2026-01-01T00:00:00Z" or userName eq "bulk007@example.com"': "last_modified",
     }
     for filter_text, column in plans.items():
         decoded.clear()
