@@ -4,9 +4,8 @@ import io
 import json
 
 import requests
-from flask import g, request_finished
 
-from tests.conftest import new_user
+from tests.conftest import capture_dropped, new_user
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 LIMIT = 1_048_576
@@ -151,12 +150,7 @@ def test_envelope_errors_are_400(scim):
 
 
 def test_bulk_records_what_each_operation_dropped(app, scim):
-    seen = []
-
-    def remember(sender, response, **extra):
-        seen.append(list(g.get("dropped_attributes") or []))
-
-    request_finished.connect(remember, app, weak=False)
+    seen = capture_dropped(app)
     response = bulk(scim, post_user("a", "a@example.com", title="Eng"),
                     post_user("b", "b@example.com", title="Ops", nickName="B"))
     assert [r["status"] for r in response.get_json(force=True)["Operations"]] == ["201", "201"]

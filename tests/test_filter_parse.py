@@ -5,7 +5,7 @@ from server.contract import load_contract
 from server.scim.errors import ScimError
 from server.scim.filter import (
     MAX_DEPTH, MAX_LENGTH, MAX_TERMS, And, AttrPath, Compare, Not, Or, PatchPath, Present, ValuePath,
-    bind, bind_path, parse_filter, parse_path,
+    bind, bind_path, for_resource_type, parse_filter, parse_path, unknown_everywhere,
 )
 from server.scim.schema import CORE_USER, ENTERPRISE_USER
 
@@ -288,3 +288,25 @@ def test_bind_path_canonicalises_and_binds_the_filter():
 def test_bind_path_rejects_with_invalid_path(text):
     error = error_of(bind_path, parse_path(text), USER)
     assert (error.status, error.scim_type) == (400, "invalidPath")
+
+
+# ---------------------------------------------------------------- root-level /.search over several types
+
+@pytest.mark.parametrize("text, for_users, for_groups", [
+    ('userName eq "a"', Compare(p("userName"), "eq", "a"), False),
+    ('userName eq "a" or displayName eq "b"', Compare(p("userName"), "eq", "a"), Compare(p("displayName"), "eq", "b")),
+    ('userName eq "a" and displayName eq "b"', False, False),
+    ('not (userName pr)', Not(a("userName")), True),
+    ('externalId eq "x" and (members pr or active eq true)', And((Compare(p("externalId"), "eq", "x"),
+                                                                 Compare(p("active"), "eq", True))),
+     And((Compare(p("externalId"), "eq", "x"), a("members")))),
+])
+def test_a_root_search_treats_attributes_a_type_lacks_as_false(text, for_users, for_groups):
+    node = parse_filter(text)
+    assert for_resource_type(node, USER) == for_users
+    assert for_resource_type(node, GROUP) == for_groups
+    assert unknown_everywhere(node, [USER, GROUP]) is None
+
+
+def test_a_root_search_names_an_attribute_no_type_knows():
+    assert unknown_everywhere(parse_filter('userName eq "a" or title pr'), [USER, GROUP]) == p("title")

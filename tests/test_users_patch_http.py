@@ -1,9 +1,8 @@
 """Users over the Flask test client: PATCH in the shapes Entra, Okta and OneLogin send, the primary-email policy
 in every shape, PUT, If-Match, uniqueness; each end state read back with a GET."""
 import pytest
-from flask import g, request_finished
 
-from tests.conftest import new_user, patch_body
+from tests.conftest import capture_dropped, new_user, patch_body
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -157,17 +156,6 @@ def test_unsupported_paths_are_accepted_and_dropped(app, scim, user):
                     {"op": "replace", "path": "active", "value": False})
     assert after["active"] is False and "title" not in after and ENTERPRISE not in after
     assert set(dropped[-2]) == {"title", f"{ENTERPRISE}:department", 'addresses[type eq "work"].formatted'}
-
-
-def capture_dropped(app) -> list:
-    """What each request left in g.dropped_attributes (the request log's source), in request order."""
-    seen = []
-
-    def remember(sender, response, **extra):
-        seen.append(list(g.get("dropped_attributes") or []))
-
-    request_finished.connect(remember, app, weak=False)
-    return seen
 
 
 def test_dropped_attributes_are_recorded_for_post_and_put(app, scim):
