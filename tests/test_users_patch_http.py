@@ -94,14 +94,13 @@ def test_seed_value_path_upsert_on_a_secondary_email(scim, user):
 
 
 @pytest.mark.parametrize("shape", [
-    "2c2f6fb8", {"value": "2c2f6fb8"}, [{"$ref": "http://x/Users/2c2f6fb8", "value": "2c2f6fb8"}]])
+    lambda boss: boss, lambda boss: {"value": boss},
+    lambda boss: [{"$ref": f"http://x/Users/{boss}", "value": boss}]], ids=["string", "object", "ref-list"])
 @pytest.mark.parametrize("path", [f"{ENTERPRISE}:manager", "manager"])
 def test_enterprise_manager_in_every_shape_then_removed(full_scim, shape, path):
     boss = full_scim.post("/Users", json=new_user("boss@example.com")).get_json(force=True)
     user = full_scim.post("/Users", json=new_user("emp@example.com")).get_json(force=True)
-    value = shape.replace("2c2f6fb8", boss["id"]) if isinstance(shape, str) else \
-        eval(repr(shape).replace("2c2f6fb8", boss["id"]))  # noqa: S307 - a literal we built ourselves
-    full_scim.patch(f"/Users/{user['id']}", json=patch_body({"op": "Add", "path": path, "value": value}))
+    full_scim.patch(f"/Users/{user['id']}", json=patch_body({"op": "Add", "path": path, "value": shape(boss["id"])}))
     manager = full_scim.get(f"/Users/{user['id']}").get_json(force=True)[ENTERPRISE]["manager"]
     assert manager == {"value": boss["id"], "$ref": f"http://localhost/scim/v2/Users/{boss['id']}"}
     full_scim.patch(f"/Users/{user['id']}", json=patch_body({"op": "Replace", "path": path, "value": ""}))
