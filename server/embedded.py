@@ -34,18 +34,7 @@ class EmbeddedServer:
         self.stop()
 
     def stop(self) -> None:
-        if self._thread.is_alive():
-            # Closed from inside the server's own loop: closing sockets under a running select() is a race,
-            # and idle keep-alive clients would otherwise hold the loop open.
-            self._server.trigger.pull_trigger(self._close_everything)
-        else:
-            self._server.close()
-        if self._thread.ident is not None:
-            self._thread.join(timeout=5)
+        self._server.close()
+        self._thread.join(timeout=5)
         if self._tempdir:
             self._tempdir.cleanup()
-
-    def _close_everything(self) -> None:
-        for channel in list(self._server.active_channels.values()):
-            channel.close()
-        self._server.close()
