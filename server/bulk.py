@@ -71,6 +71,7 @@ class BulkRunner:
         self.workspace_id = workspace_id
         self.base_url = base_url
         self.created: dict[str, str] = {}  # bulkId -> new resource id
+        self.dropped: list[str] = []  # what the contract dropped, over all operations
 
     def run(self, operations: list[Operation], fail_on_errors: int | None) -> dict:
         results: dict[int, dict] = {}
@@ -107,8 +108,11 @@ class BulkRunner:
         try:
             path, data = self._resolve(op)
             outcome, status = self._dispatch(op.method, path, data, op.version)
-            if outcome is not None:
-                result["location"] = outcome.resource["meta"]["location"]
+            if outcome is None:  # DELETE
+                result["location"] = f"{self.base_url}/{path.strip('/')}"
+            else:
+                self.dropped += [d for d in outcome.dropped if d not in self.dropped]
+                result["location"] = outcome.location
                 result["version"] = outcome.etag
                 if op.method == "POST":
                     self.created[op.bulk_id] = outcome.resource["id"]
@@ -141,6 +145,7 @@ class BulkRunner:
         if method == "PUT":
             return self.service.replace(ws, rtype, parts[1], data, base, version), 200
         if method == "PATCH":
-            return self.service.patch(ws, rtype, parts[1], data, base, version), 200
+            return self.service.patch(ws, rtype, parts[1], data, base, version), \
+                self.service.contract.policies.patch_response
         self.service.delete(ws, rtype, parts[1], version)
         return None, 204

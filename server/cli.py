@@ -67,6 +67,8 @@ def serve_command(args) -> int:
     except (OSError, ValueError, KeyError) as error:
         print(f"scimharness serve: cannot start: {error}", file=sys.stderr)
         return 2
-    print(f"SCIM base URL: http://{args.host}:{args.port}{SCIM_PREFIX}", flush=True)
+    # waitress: a production WSGI server in pure Python (no C build, runs everywhere) with a thread pool,
+    # which SQLite in WAL mode serves well: readers never wait, writers queue on the busy timeout.
+    print(f"SCIM base URL: http://{args.host}:{args.port}{SCIM_PREFIX} (waitress, {args.threads} threads)", flush=True)
     serve(app, host=args.host, port=args.port, threads=args.threads, ident="scimharness")
     return 0

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 import responses
+from flask import g, request_finished
 
 from server.app import create_app
 from server.embedded import EmbeddedServer
@@ -72,6 +73,24 @@ def token(app, db_path):
 @pytest.fixture
 def scim(app, token):
     return ScimTestClient(app.test_client(), token)
+
+
+@pytest.fixture
+def full_scim(tmp_path):
+    """A SCIM client for an app serving the `full` contract (core User + enterprise extension, PATCH 204)."""
+    db = str(tmp_path / "full.db")
+    return ScimTestClient(create_app(db, "full").test_client(), generate_token(Store(db), "acme"))
+
+
+def capture_dropped(app) -> list[list[str]]:
+    """What each request leaves in g.dropped_attributes (the request log reads it), in request order."""
+    seen = []
+
+    def remember(sender, response, **extra):
+        seen.append(list(g.get("dropped_attributes") or []))
+
+    request_finished.connect(remember, app, weak=False)
+    return seen
 
 
 @pytest.fixture

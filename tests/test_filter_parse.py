@@ -5,7 +5,7 @@ from server.contract import load_contract
 from server.scim.errors import ScimError
 from server.scim.filter import (
     MAX_DEPTH, MAX_LENGTH, MAX_TERMS, And, AttrPath, Compare, Not, Or, PatchPath, Present, ValuePath,
-    bind, bind_path, parse_filter, parse_path,
+    bind, bind_path, for_resource_type, parse_filter, parse_path, unknown_everywhere,
 )
 from server.scim.schema import CORE_USER, ENTERPRISE_USER
 
@@ -109,6 +109,13 @@ def test_whitespace_is_tolerated():
     assert parse_filter('emails[ type eq "work" ]') == ValuePath(p("emails"), Compare(p("type"), "eq", "work"))
 
 
+def test_value_path_with_sub_attribute_is_one_element_passing_both():
+    # Entra's matching attribute `emails[type eq "work"].value eq "…"`
+    assert parse_filter('emails[type eq "work"].value eq "x" or emails[type eq "home"].Value pr') == Or((
+        ValuePath(p("emails"), And((Compare(p("type"), "eq", "work"), Compare(p("value"), "eq", "x")))),
+        ValuePath(p("emails"), And((Compare(p("type"), "eq", "home"), Present(p("Value")))))))
+
+
 def test_keywords_inside_strings_are_values():
     assert parse_filter('title eq "a and b or not (c)"').value == "a and b or not (c)"
 
@@ -152,7 +159,8 @@ def test_ref_sub_attribute():
     ("userName eq 01", "unexpected '1' at position 13"),
     ('emails[type[value pr]]', "value filters cannot nest"),
     ('emails[emails.type eq "x"]', "inside [...] name a sub-attribute"),
-    ('emails[type eq "work"].value eq "x"', "unexpected '.' at position 22"),
+    ('emails[type eq "work"].value', "unexpected end of input at position 28, expected an operator after 'value'"),
+    ('emails[type eq "work"].("x")', "unexpected '(' at position 23, expected a sub-attribute name after '.'"),
     ("userName eq @", "unexpected character '@' at position 12"),
 ])
 def test_malformed_filters_are_invalid_filter(text, detail):
@@ -280,3 +288,25 @@ def test_bind_path_canonicalises_and_binds_the_filter():
 def test_bind_path_rejects_with_invalid_path(text):
     error = error_of(bind_path, parse_path(text), USER)
     assert (error.status, error.scim_type) == (400, "invalidPath")
+
+
+# ---------------------------------------------------------------- root-level /.search over several types
+
+@pytest.mark.parametrize("text, for_users, for_groups", [
+    ('userName eq "a"', Compare(p("userName"), "eq", "a"), False),
+    ('userName eq "a" or displayName eq "b"', Compare(p("userName"), "eq", "a"), Compare(p("displayName"), "eq", "b")),
+    ('userName eq "a" and displayName eq "b"', False, False),
+    ('not (userName pr)', Not(a("userName")), True),
+    ('externalId eq "x" and (members pr or active eq true)', And((Compare(p("externalId"), "eq", "x"),
+                                                                 Compare(p("active"), "eq", True))),
+     And((Compare(p("externalId"), "eq", "x"), a("members")))),
+])
+def test_a_root_search_treats_attributes_a_type_lacks_as_false(text, for_users, for_groups):
+    node = parse_filter(text)
+    assert for_resource_type(node, USER) == for_users
+    assert for_resource_type(node, GROUP) == for_groups
+    assert unknown_everywhere(node, [USER, GROUP]) is None
+
+
+def test_a_root_search_names_an_attribute_no_type_knows():
+    assert unknown_everywhere(parse_filter('userName eq "a" or title pr'), [USER, GROUP]) == p("title")

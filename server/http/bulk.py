@@ -21,4 +21,6 @@ def bulk():
     request.max_content_length = limit  # also bounds a chunked body with no Content-Length
     operations, fail_on_errors = parse_bulk_request(json_body(), contract)
     runner = BulkRunner(current_app.config["SERVICE"], g.workspace["id"], base_url())
-    return scim_response(runner.run(operations, fail_on_errors))
+    body = runner.run(operations, fail_on_errors)
+    g.dropped_attributes = runner.dropped
+    return scim_response(body)

@@ -251,10 +251,28 @@ class _Parser:
         return self.operator(path, token)
 
     def value_path(self, path: AttrPath) -> ValuePath:
+        """`attr[filter]`, or `attr[filter].sub op value`, which Entra uses for matching attributes
+        (`emails[type eq "work"].value eq "…"`): the same element must pass both, so it becomes
+        `attr[filter and sub op value]`."""
+        node = self.bracketed_filter()
+        if self.peek().kind != ".":
+            return ValuePath(path, node)
+        sub = self.sub_attribute()
+        return ValuePath(path, And((node, self.operator(AttrPath(None, sub.text), sub))))
+
+    def bracketed_filter(self) -> Node:
         opening = self.enter()
         node = self.filter(inner=True)
         self.close("]", opening)
-        return ValuePath(path, node)
+        return node
+
+    def sub_attribute(self) -> _Token:
+        """The `.sub` after `attr[filter]`."""
+        self.take()
+        sub = self.take()
+        if sub.kind != "word" or not _NAME.fullmatch(sub.text):
+            raise self.unexpected(sub, "a sub-attribute name after '.'")
+        return sub
 
     def operator(self, path: AttrPath, after: _Token) -> Node:
         token = self.take()
@@ -287,19 +305,17 @@ class _Parser:
             return PatchPath(path)
         if path.sub:
             raise self.error(f"'[' must follow the attribute name, not {token.text!r} (position {self.peek().pos})")
-        node = self.value_path(path).filter
+        node = self.bracketed_filter()
         if self.peek().kind == ".":
-            self.take()
-            sub = self.take()
-            if sub.kind != "word" or not _NAME.fullmatch(sub.text):
-                raise self.unexpected(sub, "a sub-attribute name after '.'")
-            path = replace(path, sub=sub.text)
+            path = replace(path, sub=self.sub_attribute().text)
         self.expect_end()
         return PatchPath(path, node)
 
 
 def parse_filter(text: str) -> Node:
     """Parse a filter; malformed input raises ScimError 400 invalidFilter saying what and where (0-based)."""
+    if not isinstance(text, str):  # a /.search body can carry any JSON
+        raise invalid_filter(f"The filter must be a string, got {type(text).__name__}.")
     parser = _Parser(text, invalid_filter, "filter")
     node = parser.filter()
     parser.expect_end()
@@ -417,6 +433,39 @@ def _check_comparison(path: AttrPath, op: str, value: object, error: ErrorFactor
             raise error(f"'{op}' does not apply to binary '{path}'")
     else:
         raise error(f"'{path}' of type {kind} cannot be compared")
+
+
+# ---------------------------------------------------------------- root-level searches over several types
+
+def for_resource_type(node: Node, resource_type: ResourceType) -> Node | bool:
+    """The filter as one type of a root-level /.search sees it: a term naming an attribute the type lacks is
+    false (that type has no such value), and the logic around it simplifies; True/False when nothing is left."""
+    if isinstance(node, (And, Or)):
+        absorbing = isinstance(node, Or)  # a true operand decides an `or`, a false one an `and`
+        operands = [for_resource_type(n, resource_type) for n in node.operands]
+        if absorbing in operands:
+            return absorbing
+        rest = [n for n in operands if not isinstance(n, bool)]
+        if not rest:
+            return not absorbing
+        return rest[0] if len(rest) == 1 else type(node)(tuple(rest))
+    if isinstance(node, Not):
+        operand = for_resource_type(node.operand, resource_type)
+        return (not operand) if isinstance(operand, bool) else Not(operand)
+    return node if _known(node.path, resource_type) else False
+
+
+def unknown_everywhere(node: Node, resource_types: list[ResourceType]) -> AttrPath | None:
+    """The first attribute the filter names that no type knows (a root-level /.search rejects it)."""
+    if isinstance(node, (And, Or)):
+        return next((p for n in node.operands if (p := unknown_everywhere(n, resource_types))), None)
+    if isinstance(node, Not):
+        return unknown_everywhere(node.operand, resource_types)
+    return None if any(_known(node.path, rt) for rt in resource_types) else node.path
+
+
+def _known(path: AttrPath, resource_type: ResourceType) -> bool:
+    return resource_type.resolve(path.urn, path.name, path.sub) is not None
 
 
 # ---------------------------------------------------------------- values shared with the SQL compiler

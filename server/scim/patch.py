@@ -167,6 +167,9 @@ class _Patch:
             if key.lower() == "id":
                 self._check_same_id(item)
                 continue
+            if "[" in key:  # a value path used as a key: treat it as the operation's path
+                self._at_path(op, key.strip(), item, True)
+                continue
             for keyed in split_key(key, item, self.rt):
                 path = PatchPath(keyed.key.urn, keyed.key.name, None, keyed.key.sub) if keyed.key else None
                 self._apply(op, path, keyed.value, True, keyed.shown)
