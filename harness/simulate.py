@@ -8,11 +8,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TextIO
 
+import requests
+
 from harness import reports
 from harness.directory import Directory
 from harness.sample_org import DEFAULT_GROUPS, DEFAULT_USERS, generate_org
 from harness.scenarios import AppliedChange, walking_skeleton_changes
-from harness.transport import ScimClient, TargetUnreachable
+from harness.transport import ScimClient, TargetUnreachable, in_process_session
 from harness.verifier import Finding, Verification, Verifier
 from idp_profiles import PROFILES, load_profile
 from idp_profiles.base import CycleReport, IdpProfile, ProbeResult
@@ -41,10 +43,12 @@ class SimulationRun:
 
 
 def run_simulation(idp: str, base_url: str, token: str | None, *, users: int = DEFAULT_USERS,
-                   groups: int = DEFAULT_GROUPS, seed: int = 0, timeout: float = 30.0) -> SimulationRun:
-    """Drive one target. Raises UsageError for an unreachable target or rejected credentials."""
+                   groups: int = DEFAULT_GROUPS, seed: int = 0, timeout: float = 30.0,
+                   session: requests.Session | None = None) -> SimulationRun:
+    """Drive one target (through `session`, e.g. an in-process one, when given). Raises UsageError for an
+    unreachable target or rejected credentials."""
     directory = generate_org(seed=seed, users=users, groups=groups)
-    profile = load_profile(idp).configure(directory, base_url, token, timeout=timeout)
+    profile = load_profile(idp).configure(directory, base_url, token, timeout=timeout, session=session)
     run = SimulationRun(profile, directory, base_url, seed)
     try:
         run.test_connection = probe = profile.test_connection()
@@ -59,7 +63,7 @@ def run_simulation(idp: str, base_url: str, token: str | None, *, users: int = D
         run.cycles.append(profile.run_cycle())
         run.changes = walking_skeleton_changes(directory, seed)
         run.cycles.append(profile.run_cycle())
-        verifier = Verifier(ScimClient(base_url, token, timeout=timeout))
+        verifier = Verifier(ScimClient(base_url, token, timeout=timeout, session=session))
         run.verification = verifier.verify_users(profile.expected_users(), profile.trace)
         for cycle in run.cycles:
             if cycle.aborted:
@@ -79,26 +83,42 @@ def handle(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.token and not args.target:
         print("error: --token only makes sense with --target", file=sys.stderr)
         return EXIT_USAGE
+    if args.in_process and args.target:
+        print("error: --in-process drives the embedded server; it cannot be combined with --target",
+              file=sys.stderr)
+        return EXIT_USAGE
+    session = None
     with ExitStack() as stack:
         if args.target:
             base_url, token = args.target, args.token
         else:
             try:
-                from server.embedded import EmbeddedServer   # lazily: --target works without the server
+                server, session = _embedded_target(args.in_process)
             except ImportError as exc:
                 print(f"error: the embedded SCIM server is not available ({exc}); use --target URL",
                       file=sys.stderr)
                 return EXIT_USAGE
-            server = stack.enter_context(EmbeddedServer())
+            stack.enter_context(server)
             base_url, token = server.base_url, server.token
         try:
             run = run_simulation(args.idp, base_url, token, users=args.users, groups=args.groups,
-                                 seed=args.seed, timeout=args.timeout)
+                                 seed=args.seed, timeout=args.timeout, session=session)
         except UsageError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
     out.write(reports.console_summary(run))
     return run.exit_code
+
+
+def _embedded_target(in_process: bool) -> tuple:
+    """The embedded server over loopback HTTP, or its bare app and a session calling it directly. Imported
+    lazily: --target works without the server."""
+    if in_process:
+        from server.embedded import IN_PROCESS_ORIGIN, EmbeddedApp
+        embedded = EmbeddedApp()
+        return embedded, in_process_session(embedded.app, IN_PROCESS_ORIGIN)
+    from server.embedded import EmbeddedServer
+    return EmbeddedServer(), None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -114,6 +134,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--target", metavar="BASE_URL",
                         help="SCIM base URL to drive, e.g. https://host/scim/v2 (default: start the embedded "
                              "server on a free loopback port with a temporary database)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="call the embedded server's WSGI app directly instead of over loopback HTTP: the "
+                             "same requests and responses, no sockets; for large organisations")
     parser.add_argument("--token", metavar="TOKEN",
                         help="bearer token for --target (omit for a target that needs none)")
     parser.add_argument("--users", type=int, default=DEFAULT_USERS, metavar="N",
