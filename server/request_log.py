@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from server.storage import Store, now_timestamp
+from server.storage import Store, insert_row, now_timestamp
 
 DEFAULT_LIMIT = 10_000
 MAX_BODY_CHARS = 64 * 1024
@@ -96,8 +96,7 @@ class RequestLog:
                "request_body": clean(entry.request_body) if entry.failed else None,
                "response_body": clean(entry.response_body) if entry.failed else None}
         with self.store.transaction() as db:
-            # Plain SQL: sqlite-utils' insert would re-read the schema on every request.
-            db.execute(f"INSERT INTO request_log ({', '.join(row)}) VALUES ({', '.join(':' + c for c in row)})", row)
+            insert_row(db, "request_log", row)
             self._prune(db, entry.workspace_id)
 
     def _prune(self, db, workspace_id: str | None) -> None:
