@@ -78,13 +78,13 @@ def run_scale(plan: Plan, workdir: Path) -> dict[str, tuple]:
 
 def print_scale(results: dict[str, tuple]) -> None:
     (small, small_figures), (large, large_figures) = results["small"], results["large"]
-    say(f"{'operation':26}{f'{small.users:,} users':>14}{f'{large.users:,} users':>16}{'cost ×':>8}"
+    say(f"{'operation':38}{f'{small.users:,} users':>14}{f'{large.users:,} users':>16}{'cost ×':>8}"
         f"   median ms        server CPU ms/req")
     for op in scale.OPERATIONS:
         a, b = small_figures[op], large_figures[op]
         label = op if op not in ("member add", "group GET excl. members") else \
             f"{op} ({small.group_size:,}→{large.group_size:,})"
-        say(f"{label:26}{a.rate:>12.0f}/s{b.rate:>14.0f}/s{ratio(a.rate, b.rate):>8}"
+        say(f"{label:38}{a.rate:>12.0f}/s{b.rate:>14.0f}/s{ratio(a.rate, b.rate):>8}"
             f"   {a.median_ms:6.1f} → {b.median_ms:7.1f}   {a.cpu_ms_per_request:6.2f} → "
             f"{b.cpu_ms_per_request:7.2f}{errors(a, b)}")
 
