@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Literal
 
 import requests
-from requests.adapters import HTTPAdapter
+from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.response import HTTPResponse
 
 from harness.clock import Clock
@@ -71,25 +71,34 @@ class FaultPlan:
         """Whether a moment fell inside a window aimed at this IdP (for judging what a finding was caused by)."""
         return moment is not None and any(w.start <= moment < w.end and w.idp in (None, idp) for w in self.windows)
 
-    def session(self, idp: str) -> requests.Session:
-        """A requests session whose every request passes through this plan first."""
+    def session(self, idp: str, transport: BaseAdapter | None = None) -> requests.Session:
+        """A requests session whose every request passes through this plan first, then `transport` (HTTP by
+        default; the embedded app's WsgiAdapter for --in-process runs)."""
         session = requests.Session()
-        adapter = FaultInjectingAdapter(self, idp)
+        session.trust_env = False   # proxies and netrc never apply to a simulated IdP; reading them is costly
+        adapter = FaultInjectingAdapter(self, idp, transport or HTTPAdapter())
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
 
 
 class FaultInjectingAdapter(HTTPAdapter):
-    def __init__(self, plan: FaultPlan, idp: str) -> None:
+    """Answers for the target while a fault window is open; otherwise hands the request to the real transport."""
+
+    def __init__(self, plan: FaultPlan, idp: str, transport: BaseAdapter) -> None:
         super().__init__()
         self.plan = plan
         self.idp = idp
+        self.transport = transport
+
+    def close(self) -> None:
+        self.transport.close()
+        super().close()
 
     def send(self, request: requests.PreparedRequest, **kwargs) -> requests.Response:
         fault = self.plan.fault_for(self.idp)
         if fault is None:
-            return super().send(request, **kwargs)
+            return self.transport.send(request, **kwargs)
         if fault.kind == "drop":
             raise requests.ConnectionError(f"{INJECTED_ERROR} connection reset by peer", request=request)
         if fault.kind == "slow":
@@ -98,7 +107,7 @@ class FaultInjectingAdapter(HTTPAdapter):
                 self.plan.clock.sleep(timeout)
                 raise requests.ReadTimeout(f"{INJECTED_ERROR} no answer within {timeout:g}s", request=request)
             self.plan.clock.sleep(fault.delay)
-            response = super().send(request, **kwargs)
+            response = self.transport.send(request, **kwargs)
             response.headers[INJECTED_HEADER] = f"slow {fault.delay:g}s"
             return response
         return self._synthesised(request, fault)

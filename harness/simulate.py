@@ -10,6 +10,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable, TextIO
 
+import requests
+from requests.adapters import BaseAdapter
+
 from harness import report_files, reports
 from harness.clock import SIMULATION_EPOCH, SimulatedClock, WallClock
 from harness.directory import Directory
@@ -19,7 +22,7 @@ from harness.scenario_files import (ACTIONS, DEFAULT_SCENARIO, DEFAULT_WORKSPACE
                                     library, load_scenario, parse_duration)
 from harness.scheduler import SimulationScheduler, scheduler_for
 from harness.starting_directory import build_directory
-from harness.transport import ScimClient, TargetUnreachable
+from harness.transport import ScimClient, TargetUnreachable, WsgiAdapter
 from harness.verdicts import SERVER_BUG, judge
 from harness.verifier import Finding, Verification, Verifier, verify_groups
 from harness.workspace_checks import CheckLine, check_seed_promises, expected_from_presence, seed_activity
@@ -43,6 +46,11 @@ class Target:
     token_for: Callable[[str], str | None]
     rotate_token: Callable[[str], str] | None = None
     admin_for: Callable[[str], tuple[str, str]] | None = None   # (admin API URL, admin key) of a workspace
+    app: Callable | None = None            # the embedded WSGI app, called directly by --in-process runs
+
+    def transport(self) -> BaseAdapter | None:
+        """How requests reach the target: the app's WSGI interface in-process, else HTTP (None)."""
+        return WsgiAdapter(self.app) if self.app else None
 
 
 @dataclass
@@ -148,7 +156,8 @@ class Simulation:
         try:
             profile = load_profile(spec.profile).configure(
                 self.run.directory, self.target.base_url, self.target.token_for(spec.workspace), spec.settings,
-                self.clock, timeout=self.timeout, session=self.faults.session(spec.profile))
+                self.clock, timeout=self.timeout,
+                session=self.faults.session(spec.profile, self.target.transport()))
         except ValueError as exc:
             raise UsageError(f"{self.scenario.source}: idp {spec.profile}: {exc}") from exc
         return IdpBinding(spec.profile, profile, spec.workspace)
@@ -215,7 +224,8 @@ class Simulation:
             report.aborted = f"target unreachable: {exc.exchange.request_line()}: {exc.exchange.error}"
         idp.links.update(getattr(idp.profile, "links", {}))
         if not idp.cycles and self.target.admin_for:     # give members a history before anyone is deprovisioned
-            idp.history = seed_activity(*self.target.admin_for(idp.workspace), idp.links.values())
+            idp.history = seed_activity(*self.target.admin_for(idp.workspace), idp.links.values(),
+                                        session=self._admin_session())
         record = CycleRecord(len(idp.cycles) + 1, at, report)
         idp.cycles.append(record)
         failed = {f.object_id for f in report.failures}
@@ -228,7 +238,8 @@ class Simulation:
 
     def _read_back(self, idp: IdpRun, expected: list, groups: list[ExpectedGroup] = ()) -> Verification:
         """Verify with the service provider's current token, over a connection of its own (no faults)."""
-        client = ScimClient(self.target.base_url, self.applier.tokens.get(idp.workspace), timeout=self.timeout)
+        client = ScimClient(self.target.base_url, self.applier.tokens.get(idp.workspace), timeout=self.timeout,
+                            session=self._admin_session())
         with client.session:
             result = Verifier(client).verify_users(expected, idp.profile.trace)
             if groups:
@@ -237,12 +248,17 @@ class Simulation:
 
     def _check_promises(self, idp: IdpRun) -> None:
         expected = expected_from_presence(idp.links, idp.profile.expected_users())
-        idp.promises = check_seed_promises(*self.target.admin_for(idp.workspace), expected, idp.history)
+        idp.promises = check_seed_promises(*self.target.admin_for(idp.workspace), expected, idp.history,
+                                           session=self._admin_session())
         for line in idp.promises:
             if not line.passed:             # the server broke a promise the seed makes: always a server bug
                 finding = Finding("", "workspace", "seed-promise", f"{line.name}: {line.detail}")
                 finding.category, finding.reason = SERVER_BUG, "the workspace does not keep the seed's promise"
                 idp.verification.findings.append(finding)
+
+    def _admin_session(self) -> requests.Session:
+        """The harness's own reads (verifier, admin API): the target's transport, with no fault windows."""
+        return FaultPlan(self.clock).session("harness", self.target.transport())
 
     def _labels(self) -> dict[str, str]:
         users = self.run.directory
@@ -278,9 +294,10 @@ def run_simulation(scenario: Scenario, target: Target, *, idp: str | None = None
 
 
 # -- the command ------------------------------------------------------------------------------------------------
-def embedded_target(stack: ExitStack) -> Target:
-    from server.embedded import EmbeddedServer      # lazily: a --target run never loads the server
-    server = stack.enter_context(EmbeddedServer())      # its token is for the "default" workspace
+def embedded_target(stack: ExitStack, in_process: bool = False) -> Target:
+    """A fresh embedded server: over loopback HTTP, or its bare app called directly (`--in-process`)."""
+    from server.embedded import EmbeddedApp, EmbeddedServer      # lazily: a --target run never loads the server
+    server = stack.enter_context(EmbeddedApp() if in_process else EmbeddedServer())   # token: "default" workspace
     tokens: dict[str, str] = {DEFAULT_WORKSPACE: server.token}
 
     def rotate(workspace: str) -> str:
@@ -297,7 +314,8 @@ def embedded_target(stack: ExitStack) -> Target:
         return server.admin_base_url, admin_keys[workspace]
 
     admin_keys: dict[str, str] = {DEFAULT_WORKSPACE: server.admin_key}
-    return Target(server.base_url, lambda ws: tokens[ws] if ws in tokens else rotate(ws), rotate, admin)
+    return Target(server.base_url, lambda ws: tokens[ws] if ws in tokens else rotate(ws), rotate, admin,
+                  server.app if in_process else None)
 
 
 def scenario_from_args(args: argparse.Namespace) -> Scenario:
@@ -320,6 +338,8 @@ def _check_arguments(args: argparse.Namespace) -> None:
         raise UsageError("--users must be at least 1")
     if args.token and not args.target:
         raise UsageError("--token only makes sense with --target")
+    if args.in_process and args.target:
+        raise UsageError("--in-process drives the embedded server; it cannot be combined with --target")
     if args.speed is not None and not args.realtime:
         raise UsageError("--speed only applies to --realtime runs (virtual time runs as fast as it can)")
     if args.until:
@@ -338,7 +358,7 @@ def handle(args: argparse.Namespace, out: TextIO | None = None) -> int:
             if args.target:
                 target = Target(args.target, lambda _workspace: args.token)
             else:
-                target = embedded_target(stack)
+                target = embedded_target(stack, args.in_process)
             clock = WallClock(args.speed or 1.0) if args.realtime else SimulatedClock(SIMULATION_EPOCH)
             progress = reports.ProgressLine(sys.stderr, clock.now(), scenario.until)
             run = run_simulation(scenario, target, idp=args.idp, seed=args.seed, timeout=args.timeout,
@@ -372,6 +392,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--target", metavar="BASE_URL",
                         help="SCIM base URL to drive, e.g. https://host/scim/v2 (default: start the embedded "
                              "server on a free loopback port with a temporary database)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="call the embedded server's WSGI app directly instead of over loopback HTTP: the "
+                             "same requests and responses, no sockets; for large organisations")
     parser.add_argument("--token", metavar="TOKEN",
                         help="bearer token for --target (omit for a target that needs none)")
     parser.add_argument("--users", type=int, metavar="N",

@@ -1,5 +1,5 @@
-"""How requests reach a SCIM target: `ScimClient` over HTTP with `requests`, recording every exchange in a trace.
-The trace (method, path+query, bodies, status, elapsed) is what reports and the verifier cite; it never holds the token."""
+"""How requests reach a SCIM target: `ScimClient` over HTTP with `requests` (or straight into a WSGI app through
+`WsgiAdapter`), recording every exchange in a trace. The trace (method, path+query, bodies, status, elapsed) is what reports and the verifier cite; it never holds the token."""
 from __future__ import annotations
 
 import json
@@ -7,10 +7,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import quote_plus, urlencode, urlsplit
 
 import requests
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 from urllib3.util import SKIP_HEADER
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from harness.clock import Clock
 
@@ -149,6 +153,41 @@ class ScimClient:
 
     def delete(self, path: str, **kwargs: Any) -> Exchange:
         return self.request("DELETE", path, **kwargs)
+
+
+class WsgiAdapter(BaseAdapter):
+    """A requests transport that calls a WSGI app in the calling thread: no socket, no server thread, the same
+    bytes in and out. Mount it on a Session for the app's origin (`simulate --in-process`)."""
+
+    def __init__(self, app) -> None:
+        super().__init__()
+        self.app = app
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        url = urlsplit(request.url)
+        headers = {k: v for k, v in request.headers.items() if v is not SKIP_HEADER}
+        environ = EnvironBuilder(path=url.path, query_string=url.query, method=request.method, headers=headers,
+                                 data=request.body or b"", base_url=f"{url.scheme}://{url.netloc}").get_environ()
+        body, status, response_headers = run_wsgi_app(self.app, environ, buffered=True)
+        response = requests.Response()
+        code, _, response.reason = status.partition(" ")
+        response.status_code = int(code)
+        response.headers = CaseInsensitiveDict(response_headers)
+        response.encoding = get_encoding_from_headers(response.headers)
+        response._content = b"".join(body)
+        response.url, response.request = request.url, request
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def in_process_session(app, origin: str) -> requests.Session:
+    """A Session whose requests to `origin` go straight into the WSGI `app`."""
+    session = requests.Session()
+    session.trust_env = False   # no proxy or netrc applies in-process; reading them cost ~20% of each request
+    session.mount(origin, WsgiAdapter(app))
+    return session
 
 
 def _parse_body(response: requests.Response) -> Any:

@@ -30,9 +30,9 @@ class AdminApiError(Exception):
 class AdminClient:
     """A thin client for the /api admin API of one workspace."""
 
-    def __init__(self, admin_base_url: str, admin_key: str):
+    def __init__(self, admin_base_url: str, admin_key: str, session: requests.Session | None = None):
         self.base_url = admin_base_url.rstrip("/")
-        self.session = requests.Session()
+        self.session = session or requests.Session()
         self.session.headers["Authorization"] = f"Bearer {admin_key}"
 
     def call(self, method: str, path: str, json: dict | None = None) -> requests.Response:
@@ -55,10 +55,11 @@ class AdminClient:
 
 
 def seed_activity(admin_base_url: str, admin_key: str, user_ids: Iterable[str],
-                  kinds: tuple[str, ...] = ("login", "generation")) -> dict[str, int]:
+                  kinds: tuple[str, ...] = ("login", "generation"),
+                  session: requests.Session | None = None) -> dict[str, int]:
     """Give each member some history before deprovisioning; returns each member's activity count afterwards,
     to pass to check_seed_promises as `history`."""
-    client = AdminClient(admin_base_url, admin_key)
+    client = AdminClient(admin_base_url, admin_key, session)
     for user_id in user_ids:
         for kind in kinds:
             response = client.record_activity(user_id, kind)
@@ -70,13 +71,14 @@ def seed_activity(admin_base_url: str, admin_key: str, user_ids: Iterable[str],
 
 
 def check_seed_promises(admin_base_url: str, admin_key: str, expected: dict,
-                        history: dict[str, int] | None = None) -> list[CheckLine]:
+                        history: dict[str, int] | None = None,
+                        session: requests.Session | None = None) -> list[CheckLine]:
     """One line per promise. `expected` holds deprovisioned_user_ids (deactivated), deleted_user_ids and
     active_user_ids; `history` (from seed_activity) is each member's activity count before deprovisioning."""
     deactivated = list(expected.get("deprovisioned_user_ids", ()))
     deleted = list(expected.get("deleted_user_ids", ()))
     active = list(expected.get("active_user_ids", ()))
-    client = AdminClient(admin_base_url, admin_key)
+    client = AdminClient(admin_base_url, admin_key, session)
     try:
         members = client.members()
         return [

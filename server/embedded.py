@@ -1,5 +1,6 @@
 """An in-process server for simulations and tests: a temporary (or given) database, one workspace with a
-fresh SCIM token and admin key, and the app served by waitress on a free loopback port in a background thread."""
+fresh SCIM token and admin key, and the app either called directly (EmbeddedApp) or served by waitress on a free
+loopback port in a background thread (EmbeddedServer)."""
 from __future__ import annotations
 
 import tempfile
@@ -16,29 +17,48 @@ from server.storage import Store
 from server.tokens import generate_token
 
 DEFAULT_WORKSPACE = "default"
+# Where an EmbeddedApp claims to live: the host name of the URLs it builds (meta.location, $ref).
+IN_PROCESS_ORIGIN = "http://scimharness.in-process"
 
 
-class EmbeddedServer:
-    def __init__(self, db_path: str | None = None, workspace: str = DEFAULT_WORKSPACE, contract=None,
-                 threads: int = 8):
+class EmbeddedApp:
+    """The app and its credentials, listening nowhere: callers hand requests to `app` as a WSGI callable."""
+
+    def __init__(self, db_path: str | None = None, workspace: str = DEFAULT_WORKSPACE, contract=None):
         self._tempdir = None if db_path else tempfile.TemporaryDirectory(prefix="scimharness-")
         self.db_path = db_path or str(Path(self._tempdir.name) / "scim.db")
         self.app = create_app(self.db_path, contract)
         store = Store(self.db_path)
         self.token = generate_token(store, workspace)
         self.admin_key = generate_admin_key(store, workspace)  # lets a simulation seed activity and verify
-        self._server = create_server(self.app, host="127.0.0.1", port=0, threads=threads)
-        origin = f"http://127.0.0.1:{self._server.effective_port}"
+        self._set_origin(IN_PROCESS_ORIGIN)
+
+    def _set_origin(self, origin: str) -> None:
         self.base_url = origin + SCIM_PREFIX
         self.admin_base_url = origin + ADMIN_PREFIX
+
+    def __enter__(self) -> EmbeddedApp:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self._tempdir:
+            self._tempdir.cleanup()
+
+
+class EmbeddedServer(EmbeddedApp):
+    def __init__(self, db_path: str | None = None, workspace: str = DEFAULT_WORKSPACE, contract=None,
+                 threads: int = 8):
+        super().__init__(db_path, workspace, contract)
+        self._server = create_server(self.app, host="127.0.0.1", port=0, threads=threads)
+        self._set_origin(f"http://127.0.0.1:{self._server.effective_port}")
         self._thread = threading.Thread(target=self._server.run, name="scimharness-embedded", daemon=True)
 
     def __enter__(self) -> EmbeddedServer:
         self._thread.start()
         return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def stop(self) -> None:
         # Close every socket on the serve loop's own thread: closing them from here races its select() and
@@ -46,5 +66,4 @@ class EmbeddedServer:
         self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))
         self._thread.join(timeout=5)
         self._server.task_dispatcher.shutdown()
-        if self._tempdir:
-            self._tempdir.cleanup()
+        super().stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from server.storage import Store, now_timestamp
+from server.storage import Store, first_row, insert_row, now_timestamp, update_row
 
 ACTIVE, REVOKED = "active", "revoked"
 DEACTIVATED, DELETED = "deactivated", "deleted"
@@ -64,24 +64,24 @@ class Members:
         existing = self._member(db, row["workspace_id"], row["id"])
         if existing is None:
             stamp = now_timestamp()
-            db["members"].insert({"user_id": row["id"], "workspace_id": row["workspace_id"],
-                                  "user_name": row["data"]["userName"], "access": access,
-                                  "revoked_because": None if access == ACTIVE else DEACTIVATED,
-                                  "joined": stamp, "access_changed": stamp, "deleted": None})
+            insert_row(db, "members", {"user_id": row["id"], "workspace_id": row["workspace_id"],
+                                       "user_name": row["data"]["userName"], "access": access,
+                                       "revoked_because": None if access == ACTIVE else DEACTIVATED,
+                                       "joined": stamp, "access_changed": stamp, "deleted": None})
             return
         changes = {"user_name": row["data"]["userName"]}
         if existing["access"] != access:
             changes.update(access=access, access_changed=now_timestamp(),
                            revoked_because=None if access == ACTIVE else DEACTIVATED)
-        db["members"].update(row["id"], changes)
+        update_row(db, "members", "user_id", row["id"], changes)
 
     def on_resource_deleted(self, db, row: dict) -> None:
         """Revoke a deleted User's access but keep the member, so its history stays with the workspace."""
         if row["resource_type"] != "User" or self._member(db, row["workspace_id"], row["id"]) is None:
             return
         stamp = now_timestamp()
-        db["members"].update(row["id"], {"access": REVOKED, "revoked_because": DELETED,
-                                         "access_changed": stamp, "deleted": stamp})
+        update_row(db, "members", "user_id", row["id"], {"access": REVOKED, "revoked_because": DELETED,
+                                                         "access_changed": stamp, "deleted": stamp})
 
     # --- reads -----------------------------------------------------------------------------------
 
@@ -135,8 +135,7 @@ class Members:
 
     @staticmethod
     def _member(db, workspace_id: str, user_id: str) -> dict | None:
-        rows = list(db.query("SELECT * FROM members WHERE user_id = ? AND workspace_id = ?", [user_id, workspace_id]))
-        return rows[0] if rows else None
+        return first_row(db, "SELECT * FROM members WHERE user_id = ? AND workspace_id = ?", [user_id, workspace_id])
 
 
 def _public(row: dict) -> dict:

@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from server.storage import Store, now_timestamp
+from server.storage import Store, insert_row, now_timestamp
 
 DEFAULT_LIMIT = 10_000
 MAX_BODY_CHARS = 64 * 1024
@@ -81,6 +81,7 @@ class RequestLog:
             raise ValueError("The request log limit must be at least 1.")
         self.store = store
         self.limit = limit
+        self._full: set[str | None] = set()   # workspaces already holding `limit` entries
         store.db.conn.executescript(SCHEMA)
 
     def record(self, entry: LoggedRequest) -> None:
@@ -95,14 +96,23 @@ class RequestLog:
                "request_body": clean(entry.request_body) if entry.failed else None,
                "response_body": clean(entry.response_body) if entry.failed else None}
         with self.store.transaction() as db:
-            db["request_log"].insert(row)
+            insert_row(db, "request_log", row)
             self._prune(db, entry.workspace_id)
 
     def _prune(self, db, workspace_id: str | None) -> None:
+        """Keep the workspace's newest `limit` entries. Once it is full, each new entry pushes out just the
+        oldest (one index lookup); until then the cut-off is found by walking back `limit` entries."""
         same_workspace = "workspace_id IS ?"  # IS matches NULL too: unattributed requests share one budget
-        db.execute(f"""DELETE FROM request_log WHERE {same_workspace} AND id <= (
-                           SELECT id FROM request_log WHERE {same_workspace} ORDER BY id DESC LIMIT 1 OFFSET ?)""",
-                   [workspace_id, workspace_id, self.limit])
+        if workspace_id in self._full:
+            db.execute(f"DELETE FROM request_log WHERE id = (SELECT min(id) FROM request_log WHERE {same_workspace})",
+                       [workspace_id])
+            return
+        pruned = db.execute(f"""DELETE FROM request_log WHERE {same_workspace} AND id <= (
+                                    SELECT id FROM request_log WHERE {same_workspace}
+                                    ORDER BY id DESC LIMIT 1 OFFSET ?)""",
+                            [workspace_id, workspace_id, self.limit]).rowcount
+        if pruned:
+            self._full.add(workspace_id)
 
     def entries(self, workspace_id: str | None = None, *, every_workspace: bool = False, failures: bool = False,
                 limit: int = 100) -> list[dict]:

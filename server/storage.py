@@ -95,8 +95,7 @@ class Store:
             db["workspaces"].insert({"id": workspace_id, "name": name, "created": now_timestamp()})
 
     def workspace_by_name(self, name: str) -> dict | None:
-        rows = list(self.db["workspaces"].rows_where("name = ?", [name]))
-        return rows[0] if rows else None
+        return first_row(self.db, "SELECT * FROM workspaces WHERE name = ?", [name])
 
     def workspaces(self) -> list[dict]:
         return list(self.db["workspaces"].rows_where(order_by="created"))
@@ -106,17 +105,16 @@ class Store:
             db["workspaces"].update(workspace_id, {"token_hash": token_hash, "token_created": now_timestamp()})
 
     def workspace_for_token_hash(self, token_hash: str) -> dict | None:
-        rows = list(self.db["workspaces"].rows_where("token_hash = ?", [token_hash]))
-        return rows[0] if rows else None
+        return first_row(self.db, "SELECT * FROM workspaces WHERE token_hash = ?", [token_hash])
 
     # --- resources -------------------------------------------------------------------------------
 
     def get_resource(self, workspace_id: str, resource_type: str, resource_id: str,
                      db: sqlite_utils.Database | None = None) -> dict | None:
-        rows = list((db or self.db).query(
-            "SELECT * FROM resources WHERE id = ? AND workspace_id = ? AND resource_type = ?",
-            [resource_id, workspace_id, resource_type]))
-        return _decode(rows[0]) if rows else None
+        row = first_row(db or self.db,
+                        "SELECT * FROM resources WHERE id = ? AND workspace_id = ? AND resource_type = ?",
+                        [resource_id, workspace_id, resource_type])
+        return _decode(row) if row else None
 
     def name_taken(self, db, workspace_id: str, resource_type: str, name_key: str, except_id: str = "") -> bool:
         rows = db.execute(
@@ -125,10 +123,10 @@ class Store:
         return bool(rows)
 
     def insert_resource(self, db, row: dict) -> None:
-        db["resources"].insert(_encode(row))
+        insert_row(db, "resources", _encode(row))
 
     def update_resource(self, db, row: dict) -> None:
-        db["resources"].update(row["id"], _encode(row))
+        update_row(db, "resources", "id", row["id"], _encode(row))
 
     def delete_resource(self, db, resource_id: str) -> None:
         db.execute("DELETE FROM group_members WHERE group_id = ? OR member_id = ?", [resource_id, resource_id])
@@ -142,10 +140,9 @@ class Store:
         total = self.db.execute(f"SELECT count(*) FROM resources r WHERE {condition}", args).fetchone()[0]
         if count <= 0:
             return total, []
-        rows = self.db.query(
-            f"SELECT r.* FROM resources r WHERE {condition} ORDER BY r.rowid LIMIT ? OFFSET ?",
-            [*args, count, start_index - 1])
-        return total, [_decode(row) for row in rows]
+        cursor = self.db.execute(f"SELECT r.* FROM resources r WHERE {condition} ORDER BY r.rowid LIMIT ? OFFSET ?",
+                                 [*args, count, start_index - 1])
+        return total, [_decode(row) for row in _dicts(cursor)]
 
     def existing_ids(self, db, workspace_id: str, ids: list[str]) -> dict[str, str]:
         """Map of id -> resource type for those ids that exist in the workspace."""
@@ -193,6 +190,26 @@ class Store:
 
     def clear_members(self, db, group_id: str) -> None:
         db.execute("DELETE FROM group_members WHERE group_id = ?", [group_id])
+
+
+# Plain SQL for the per-request paths: sqlite-utils' table helpers (db["t"].insert, rows_where, query) re-read
+# the schema or open a savepoint on every call, several extra statements per request.
+def insert_row(db: sqlite_utils.Database, table: str, row: dict) -> None:
+    db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join(':' + c for c in row)})", row)
+
+
+def update_row(db: sqlite_utils.Database, table: str, key_column: str, key, changes: dict) -> None:
+    assignments = ", ".join(f"{c} = :{c}" for c in changes)
+    db.execute(f"UPDATE {table} SET {assignments} WHERE {key_column} = :key_", {**changes, "key_": key})
+
+
+def first_row(db: sqlite_utils.Database, sql: str, params: list) -> dict | None:
+    return next(_dicts(db.execute(sql, params)), None)
+
+
+def _dicts(cursor: sqlite3.Cursor) -> Iterator[dict]:
+    columns = [d[0] for d in cursor.description]
+    return (dict(zip(columns, row)) for row in cursor)
 
 
 def _encode(row: dict) -> dict:

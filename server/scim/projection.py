@@ -73,8 +73,7 @@ def _project_extension(values: dict, urn: str, resource_type: ResourceType, sele
 def _keep(resource_type: ResourceType, selection: Selection, urn: str, name: str) -> bool:
     if name in ALWAYS_RETURNED:
         return True
-    resolved = resource_type.resolve(urn or None, name)
-    returned = resolved.attribute.returned if resolved else "default"
+    returned = resource_type.returned.get((urn.lower(), name.lower()), "default")
     if returned == "always":
         return True
     if returned == "never":

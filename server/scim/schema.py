@@ -3,6 +3,7 @@ Pure data with case-insensitive lookup; every rule that needs to know an attribu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterator
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -159,6 +160,15 @@ class ResourceType:
             return Resolved(where, attribute)
         sub_attribute = attribute.sub(sub)
         return Resolved(where, attribute, sub_attribute) if sub_attribute else None
+
+    @cached_property
+    def returned(self) -> dict[tuple[str, str], str]:
+        """The `returned` characteristic of each top-level attribute by (lower-cased schema key, lower-cased
+        name), schema key '' for core and common attributes: projection asks it for every attribute it emits."""
+        known = {("", a.name.lower()): a.returned for a in (*COMMON_ATTRIBUTES, *self.core.attributes)}
+        for schema in self.extensions:
+            known.update({(schema.id.lower(), a.name.lower()): a.returned for a in schema.attributes})
+        return known
 
     def to_scim(self, location: str) -> dict:
         return {
