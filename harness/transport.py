@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote_plus, urlencode
 
@@ -29,6 +30,7 @@ class Exchange:
     subject: str | None = None             # the directory object this request was about
     purpose: str | None = None             # test-connection, match, create, update, disable, delete, read, verify...
     error: str | None = None               # transport error text when status is None
+    at: datetime | None = None             # when it was sent, on the simulation's clock
 
     @property
     def ok(self) -> bool:
@@ -80,14 +82,16 @@ class ScimClient:
         return urlencode(params, quote_via=quote_plus)
 
     def request(self, method: str, path: str, *, params: dict[str, str] | None = None, body: Any = None,
-                subject: str | None = None, purpose: str | None = None) -> Exchange:
+                subject: str | None = None, purpose: str | None = None,
+                headers: dict[str, str] | None = None) -> Exchange:
+        """`headers` override the defaults (a replay sends the recorded ones); a str body is sent verbatim."""
         if params:
             path = f"{path}{'&' if '?' in path else '?'}{self.query(params)}"
-        headers = {"Accept": SCIM_JSON, "User-Agent": self.user_agent or SKIP_HEADER}
         data = None
         if body is not None:
-            headers["Content-Type"] = SCIM_JSON
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            data = (body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)).encode("utf-8")
+        headers = {"Accept": SCIM_JSON, "User-Agent": self.user_agent or SKIP_HEADER,
+                   **({"Content-Type": SCIM_JSON} if body is not None else {}), **(headers or {})}
         recorded_headers = {k: v for k, v in headers.items() if v is not SKIP_HEADER}
         if self._token is not None:
             headers["Authorization"] = f"Bearer {self._token}"
