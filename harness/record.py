@@ -79,10 +79,11 @@ class BackgroundServer:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        # Sockets are closed on the serve loop's own thread (see EmbeddedServer.stop).
+        # Workers first: one still finishing a request pulls the trigger, which must not be closed under it.
+        # Then the sockets, on the serve loop's own thread (see EmbeddedServer.stop).
+        self._server.task_dispatcher.shutdown()
         self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))
         self._thread.join(timeout=5)
-        self._server.task_dispatcher.shutdown()
 
 
 def _raw_path(environ: dict) -> str:
