@@ -98,6 +98,9 @@ def handle(args: argparse.Namespace, out: TextIO | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
     out.write(reports.console_summary(run))
+    if args.trace:                   # the IdP's own traffic, not the verifier's reads
+        from harness.trace import Trace, write_trace
+        write_trace(args.trace, Trace(run.profile.trace, source=f"simulate --idp {args.idp}", base_url=run.target))
     return run.exit_code
 
 
@@ -124,4 +127,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="seed of the sample organisation and of the directory changes (default 0)")
     parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
                         help="per-request timeout (default 30)")
+    parser.add_argument("--trace", metavar="FILE", help="write the IdP's exchanges to FILE (docs/trace-format.md)")
     parser.set_defaults(handler=handle)

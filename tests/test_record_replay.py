@@ -174,3 +174,15 @@ def test_a_file_that_is_not_a_trace_is_refused(tmp_path, capsys):
     newer.write_text(json.dumps({"format": FORMAT, "version": 99}) + "\n")
     assert main(["replay", str(newer)]) == 2
     assert "version 99" in capsys.readouterr().err
+
+
+def test_simulate_writes_the_idp_trace_which_replays_the_same(tmp_path, capsys):
+    path = tmp_path / "sim.jsonl"
+    assert main(["simulate", "--idp", "entra", "--users", "8", "--trace", str(path)]) == 0
+    trace = read_trace(path)
+    assert trace.source == "simulate --idp entra"
+    purposes = {e.purpose for e in trace.exchanges}
+    assert {"test-connection", "match", "create", "update", "disable", "delete"} <= purposes
+    assert "verify" not in purposes
+    capsys.readouterr()
+    assert main(["replay", str(path)]) == 0, capsys.readouterr().out
