@@ -1,6 +1,8 @@
 """Recording through the proxy over real HTTP, replaying on fresh servers, and finding a planted bug."""
 import json
+import os
 import re
+import tempfile
 
 import pytest
 
@@ -97,7 +99,9 @@ class CorruptingMiddleware:
 
 
 def buggy_server(tmp_path, method, path_pattern, corrupt):
-    db = str(tmp_path / "buggy.db")
+    """A fresh database and app (each call its own) behind the corrupting middleware, and a token for it."""
+    db = tempfile.mkstemp(suffix=".db", dir=tmp_path)[1]
+    os.unlink(db)
     app = create_app(db)
     return BackgroundServer(CorruptingMiddleware(app, method, path_pattern, corrupt)), generate_token(Store(db), "w")
 
