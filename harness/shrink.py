@@ -126,7 +126,6 @@ def _identifying_values(body: Any) -> set[str]:
 def handle(args: argparse.Namespace) -> int:
     source = Path(args.input)
     if source.suffix.lower() in (".toml", ".json") and not _looks_like_trace(source):
-        from harness.entra_logs import shrink_scenario_file
         return shrink_scenario_file(source, args)
     try:
         trace = read_trace(source)
@@ -144,6 +143,33 @@ def handle(args: argparse.Namespace) -> int:
     write_trace(out, Trace(renumbered(kept), source=f"shrink {source.name}", base_url=trace.base_url))
     print(f"Shrunk {len(trace.exchanges)} exchanges to {len(kept)} in {shrinker.trials} replays; wrote {out}\n"
           f"Still fails the same way:\n{divergence.describe()}")
+    return 0
+
+
+def shrink_scenario_file(source: Path, args: argparse.Namespace) -> int:
+    """A scenario imported from provisioning logs: the fewest logged changes reproducing the same failures."""
+    from harness.entra_logs import dump_scenario, load_scenario, reproduce, shrink_scenario
+    scenario = load_scenario(source)
+    if "expect" not in scenario:
+        print("error: only scenarios imported from provisioning logs (with [[expect]]) can be shrunk for now",
+              file=sys.stderr)
+        return 2
+    target = _same_target(args.target, args.token) if args.target else fresh_embedded_server
+
+    def run(candidate: dict):
+        with target() as (base_url, token):
+            reproduction = reproduce(candidate, base_url, token, timeout=args.timeout)
+            if args.target:
+                delete_created(reproduction.profile.trace + reproduction.seeding, base_url, token, args.timeout)
+        return reproduction
+    try:
+        kept, runs = shrink_scenario(scenario, run)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    out = args.out or str(source.with_suffix("")) + ".min" + source.suffix
+    dump_scenario(kept, out)
+    print(f"Shrunk {len(scenario['expect'])} logged changes to {len(kept['expect'])} in {runs} runs; wrote {out}")
     return 0
 
 
