@@ -41,6 +41,7 @@ class EmbeddedServer:
         self.stop()
 
     def stop(self) -> None:
+        self._server.task_dispatcher.shutdown()   # workers first: one finishing a request pulls the trigger below
         # Close every socket on the serve loop's own thread: closing them from here races its select() and
         # leaves the loop waiting out its timeout.
         self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))
