@@ -9,7 +9,7 @@ import sys
 # Modules that contribute commands, in the order `--help` lists them.
 COMMAND_MODULES = (
     "harness.simulate",
-    "harness.record", "harness.replay", "harness.shrink", "harness.imports",
+    "harness.record", "harness.replay", "harness.shrink", "harness.imports", "harness.redact",
     "server.cli",
     "server.admin_cli",
 )
