@@ -7,10 +7,10 @@ import base64
 import json
 import re
 import sys
-from contextlib import ExitStack
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from harness.replay import target_or_embedded
 from harness.trace import Trace, decode_body, recorded_headers, write_trace
 from harness.transport import Exchange
 
@@ -91,13 +91,7 @@ def handle_entra_logs(args: argparse.Namespace) -> int:
     print(f"wrote {args.out}: {scenario['description']}")
     if not args.reproduce:
         return 0
-    with ExitStack() as stack:
-        if args.target:
-            base_url, token = args.target, args.token
-        else:
-            from server.embedded import EmbeddedServer
-            server = stack.enter_context(EmbeddedServer())
-            base_url, token = server.base_url, server.token
+    with target_or_embedded(args.target, args.token) as (base_url, token):
         reproduction = reproduce(scenario, base_url, token)
     print(f"\nAgainst {base_url}:")
     for outcome in reproduction.outcomes:

@@ -6,7 +6,7 @@ import argparse
 import json
 import re
 import sys
-from contextlib import ExitStack
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, TextIO
 
@@ -257,16 +257,21 @@ def handle(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except (OSError, TraceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    with ExitStack() as stack:
-        if args.target:
-            base_url, token = args.target, args.token
-        else:
-            from server.embedded import EmbeddedServer    # lazily: --target works without the server
-            server = stack.enter_context(EmbeddedServer())
-            base_url, token = server.base_url, server.token
+    with target_or_embedded(args.target, args.token) as (base_url, token):
         report = replay_trace(trace, base_url, token, timeout=args.timeout)
     out.write(summary(report, len(trace.exchanges)))
     return EXIT_DIVERGED if report.divergences else EXIT_SAME
+
+
+@contextmanager
+def target_or_embedded(target: str | None, token: str | None) -> Iterator[tuple[str, str | None]]:
+    """(base URL, token) of the target given, or of a fresh embedded server while the `with` lasts."""
+    if target:
+        yield target, token
+        return
+    from server.embedded import EmbeddedServer    # lazily: --target works without the server
+    with EmbeddedServer() as server:
+        yield server.base_url, server.token
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:

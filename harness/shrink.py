@@ -6,11 +6,10 @@ import argparse
 import json
 import re
 import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterator, Sequence, TypeVar
+from typing import Any, Callable, ContextManager, Sequence, TypeVar
 
-from harness.replay import Divergence, add_target_arguments, replay_trace
+from harness.replay import Divergence, add_target_arguments, replay_trace, target_or_embedded
 from harness.trace import Trace, TraceError, read_trace, renumbered, write_trace
 from harness.transport import Exchange
 
@@ -40,11 +39,13 @@ def ddmin(items: Sequence[T], fails: Callable[[list[T]], bool]) -> list[T]:
     return items
 
 
-@contextmanager
-def fresh_embedded_server() -> Iterator[tuple[str, str]]:
-    from server.embedded import EmbeddedServer
-    with EmbeddedServer() as server:
-        yield server.base_url, server.token
+def fresh_embedded_server() -> ContextManager[tuple[str, str | None]]:
+    return target_or_embedded(None, None)
+
+
+def _target_factory(args: argparse.Namespace) -> TargetFactory:
+    """The --target for every trial (the shrinker then deletes what each created), or a fresh embedded server each."""
+    return lambda: target_or_embedded(args.target, args.token)
 
 
 class TraceShrinker:
@@ -132,8 +133,7 @@ def handle(args: argparse.Namespace) -> int:
     except (OSError, TraceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    target = _same_target(args.target, args.token) if args.target else fresh_embedded_server
-    shrinker = TraceShrinker(trace, target, args.timeout, shared_target=bool(args.target))
+    shrinker = TraceShrinker(trace, _target_factory(args), args.timeout, shared_target=bool(args.target))
     try:
         kept, divergence = shrinker.shrink()
     except ValueError as exc:
@@ -154,7 +154,7 @@ def shrink_scenario_file(source: Path, args: argparse.Namespace) -> int:
         print("error: only scenarios imported from provisioning logs (with [[expect]]) can be shrunk for now",
               file=sys.stderr)
         return 2
-    target = _same_target(args.target, args.token) if args.target else fresh_embedded_server
+    target = _target_factory(args)
 
     def run(candidate: dict):
         with target() as (base_url, token):
@@ -180,14 +180,6 @@ def _looks_like_trace(path: Path) -> bool:
         return json.loads(first).get("format") is not None
     except (ValueError, AttributeError):
         return False
-
-
-def _same_target(base_url: str, token: str | None) -> TargetFactory:
-    """Every trial against the one target given; the shrinker deletes what each trial created."""
-    @contextmanager
-    def target() -> Iterator[tuple[str, str | None]]:
-        yield base_url, token
-    return target
 
 
 def delete_created(replayed: list[Exchange], base_url: str, token: str | None, timeout: float) -> None:

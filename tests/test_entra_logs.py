@@ -113,3 +113,14 @@ def test_shrinking_the_scenario_keeps_only_the_conflicting_changes(rsps):
     assert kept["directory"]["users"] == [] and [e["action"] for e in kept["events"]] == ["hire"]
     assert count == len(runs) and count < 20
     assert run(kept).reproduced_failures == {(DANA.lower(), "create", "EntryConflict")}
+
+
+def test_shrink_command_on_a_shared_target_cleans_up_between_runs(tmp_path, rsps, capsys):
+    scenario_file = tmp_path / "customer.toml"
+    assert main(["import", "entra-logs", str(ARRAY), "--out", str(scenario_file)]) == 0
+    target = FakeScimTarget(hide_from_filter=True).install(rsps)
+    assert main(["shrink", str(scenario_file), "--target", target.base_url, "--token", target.token]) == 0
+    assert "Shrunk 6 logged changes to 1 in" in capsys.readouterr().out
+    minimal = load_scenario(tmp_path / "customer.min.toml")
+    assert [(e["user"], e["action"], e["status"]) for e in minimal["expect"]] == [(DANA, "create", "failure")]
+    assert target.users == {}                      # every run's users, seeded or created, were deleted again

@@ -1,5 +1,4 @@
 """Redaction: no original name, email, id or phone number survives; shapes and consistency do, so it still replays."""
-import json
 import re
 import unicodedata
 from urllib.parse import unquote_plus
