@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
-import json
 import re
 import secrets
 import sys
