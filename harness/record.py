@@ -3,6 +3,7 @@ request and response through unchanged and writes each exchange to a trace (with
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 import time
@@ -127,9 +128,14 @@ def handle(args: argparse.Namespace) -> int:
     host, port = args.listen
     with open(args.out, "w", encoding="utf-8") as out:
         writer = TraceWriter(out, source="record", base_url=args.upstream)
-        server = create_server(RecordingProxy(args.upstream, writer, timeout=args.timeout), host=host, port=port)
+        try:
+            server = create_server(RecordingProxy(args.upstream, writer, timeout=args.timeout), host=host, port=port)
+        except OSError as exc:
+            print(f"error: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+            return 2
         print(f"recording: point the IdP at http://{host}:{server.effective_port}/ (forwarded to "
               f"{args.upstream.rstrip('/')}/); writing {args.out}; Ctrl-C to stop", file=sys.stderr, flush=True)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)    # `kill` ends it as cleanly as Ctrl-C
         try:
             server.run()
         except KeyboardInterrupt:

@@ -120,14 +120,15 @@ class Redactor:
 
     # -- collecting ------------------------------------------------------------------------------------------------
     def collect_record(self, record: dict[str, Any]) -> None:
-        for key in ("request_body", "response_body"):
-            self._collect(record.get(key), None)
+        location, _, query = str(record.get("path", "")).partition("?")
+        if location.split("/")[1:2] not in (["Schemas"], ["ResourceTypes"], ["ServiceProviderConfig"]):
+            for key in ("request_body", "response_body"):     # discovery documents hold protocol, not people
+                self._collect(record.get(key), None)
         if record.get("subject"):
             self._add(record["subject"], is_id=True)
         for url in (record.get("base_url"),):
             if url:
                 self._add(urlsplit(url).hostname or "", is_id=False)
-        location, _, query = str(record.get("path", "")).partition("?")
         for segment in location.split("/")[2:]:
             self._add(unquote_plus(segment), is_id=True)
         self._collect_filters(unquote_plus(query))
@@ -167,7 +168,7 @@ class Redactor:
                 self._add(value, is_id=name in ("id", "value", "members"))
 
     def _add(self, value: str, is_id: bool) -> None:
-        if value and value.lower() not in PUBLIC_LABELS:
+        if value and value.lower() not in PUBLIC_LABELS and not value.startswith("urn:ietf:params:scim:"):
             self.originals.setdefault(value, is_id)
             self._is_id.setdefault(value.casefold(), is_id)
             self._pattern = None

@@ -31,6 +31,8 @@ def personal_trace(tmp_path):
             {"op": "remove", "path": f'members[value eq "{ivan.response_body["id"]}"]'}))
         client.get("/Users", params={"filter": 'userName eq "иван.петров@contoso.com"'})
         client.get("/Users", params={"filter": 'emails[value eq "ivan.petrov+hr@contoso.com"]'})
+        client.get("/Schemas")               # ids like urn:…:core:2.0:User are protocol, not personal data
+        client.get("/ResourceTypes")
     source = tmp_path / "personal.jsonl"
     write_trace(source, Trace(run.profile.trace + client.trace, source="test", base_url=server.base_url))
     return source
@@ -52,6 +54,8 @@ def originals_in(trace: Trace) -> set[str]:
             for item in node:
                 walk(item, parent)
     for exchange in trace.exchanges:
+        if exchange.path.startswith(("/Schemas", "/ResourceTypes")):
+            continue
         walk(exchange.request_body)
         walk(exchange.response_body)
         found.update(s for s in exchange.path.split("?")[0].split("/")[2:] if s)
