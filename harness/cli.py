@@ -10,6 +10,7 @@ import sys
 COMMAND_MODULES = (
     "harness.simulate",
     "harness.scenario_command",
+    "harness.record", "harness.replay", "harness.shrink", "harness.imports", "harness.redact",
     "server.cli",
     "server.admin_cli",
 )

@@ -10,6 +10,7 @@ from xml.etree import ElementTree as ET
 
 from harness.reports import cause_event, next_step, offset
 from harness.scenario_files import format_duration
+from harness.trace import Trace, dumps_line, exchange_to_record
 from harness.transport import Exchange
 from harness.verdicts import SERVER_BUG, injected
 
@@ -151,6 +152,8 @@ def write_requested(run: "SimulationRun", *, report: str | None, junit: str | No
     if trace:
         exchanges = sorted(((e.at, idp.name, e) for idp in run.idps for e in idp.profile.trace),
                            key=lambda item: (item[0] or run.started, item[1], item[2].index))
-        with open(trace, "w", encoding="utf-8") as out:
+        header = Trace(source=f"simulate --scenario {run.scenario.name}", base_url=run.target).header()
+        with open(trace, "w", encoding="utf-8") as out:   # the replayable format of docs/trace-format.md
+            out.write(dumps_line(header))
             for _, name, exchange in exchanges:
-                out.write(json.dumps(exchange_json(exchange, name), ensure_ascii=False, default=str) + "\n")
+                out.write(dumps_line({**exchange_to_record(exchange), "idp": name}))

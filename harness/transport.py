@@ -107,15 +107,17 @@ class ScimClient:
         return None if self._token is None else f"Bearer {self._token}"
 
     def request(self, method: str, path: str, *, params: dict[str, str] | None = None, body: Any = None,
-                subject: str | None = None, purpose: str | None = None) -> Exchange:
+                subject: str | None = None, purpose: str | None = None,
+                headers: dict[str, str] | None = None) -> Exchange:
+        """`headers` override the defaults (a replay sends the recorded ones); a str body is sent verbatim."""
         if params:
             path = f"{path}{'&' if '?' in path else '?'}{self.query(params)}"
-        headers = {"Accept": SCIM_JSON, "User-Agent": self.user_agent or SKIP_HEADER}
         data = None
         if body is not None:
-            headers["Content-Type"] = self.content_type
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        headers.update(self.headers)
+            data = (body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)).encode("utf-8")
+        headers = {"Accept": SCIM_JSON, "User-Agent": self.user_agent or SKIP_HEADER,
+                   **({"Content-Type": self.content_type} if body is not None else {}), **self.headers,
+                   **(headers or {})}
         recorded_headers = {k: v for k, v in headers.items() if v is not SKIP_HEADER}
         authorization = self.authorization()
         if authorization is not None:

@@ -48,22 +48,42 @@ class EmbeddedApp:
             self._tempdir.cleanup()
 
 
+class LoopbackServer:
+    """Any WSGI app served by waitress on a free 127.0.0.1 port in a daemon thread (the embedded server, the
+    recording proxy, a test's deliberately broken server); stopped on leaving the `with`."""
+
+    def __init__(self, app, port: int = 0, threads: int = 8):
+        self._server = create_server(app, host="127.0.0.1", port=port, threads=threads)
+        self.url = f"http://127.0.0.1:{self._server.effective_port}"
+        self._thread = threading.Thread(target=self._server.run, name="scimharness-loopback", daemon=True)
+
+    def __enter__(self) -> LoopbackServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        # Workers first: one still finishing a request pulls the trigger, which must not be closed under it.
+        self._server.task_dispatcher.shutdown()
+        if self._thread.is_alive():
+            # Close every socket on the serve loop's own thread: closing them from here races its select().
+            self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))
+            self._thread.join(timeout=5)
+
+
 class EmbeddedServer(EmbeddedApp):
     def __init__(self, db_path: str | None = None, workspace: str = DEFAULT_WORKSPACE, contract=None,
                  threads: int = 8):
         super().__init__(db_path, workspace, contract)
-        self._server = create_server(self.app, host="127.0.0.1", port=0, threads=threads)
-        self._set_origin(f"http://127.0.0.1:{self._server.effective_port}")
-        self._thread = threading.Thread(target=self._server.run, name="scimharness-embedded", daemon=True)
+        self._loopback = LoopbackServer(self.app, threads=threads)
+        self._set_origin(self._loopback.url)
 
     def __enter__(self) -> EmbeddedServer:
-        self._thread.start()
+        self._loopback.__enter__()
         return self
 
     def stop(self) -> None:
-        # Close every socket on the serve loop's own thread: closing them from here races its select() and
-        # leaves the loop waiting out its timeout.
-        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._server._map))
-        self._thread.join(timeout=5)
-        self._server.task_dispatcher.shutdown()
+        self._loopback.stop()
         super().stop()

@@ -10,6 +10,8 @@ import time
 import uuid
 from pathlib import Path
 
+from dataclasses import replace
+
 import pytest
 import requests
 import responses
@@ -108,6 +110,15 @@ def new_user(user_name="Zoë.O'Brien@Contoso.onmicrosoft.com", email=None, **ext
         "active": True,
         **extra,
     }
+
+
+def simulate_entra(base_url: str, token: str, users: int = 12, seed: int = 0):
+    """The default scenario (initial cycle, a rename, a disable, a hard delete) run by Entra against a target."""
+    from harness.scenario_files import load_scenario
+    from harness.simulate import Target, run_simulation
+    scenario = load_scenario("walking-skeleton")
+    scenario = replace(scenario, directory=replace(scenario.directory, users=users))
+    return run_simulation(scenario, Target(base_url, lambda workspace: token), idp="entra", seed=seed)
 
 
 def patch_body(*operations) -> dict:

@@ -103,7 +103,7 @@ def test_report_junit_and_trace_files_hold_every_failure(rsps, tmp_path, capsys)
     idp = report["idps"][0]
     assert report["passed"] is False and report["exit_code"] == 1 and report["scenario"]["until"] == "40m"
     assert [c["kind"] for c in idp["cycles"]] == ["initial", "incremental"]
-    assert len(idp["requests"]) == sum(1 for _ in paths["jsonl"].open()) > 10
+    assert len(idp["requests"]) == sum(1 for _ in paths["jsonl"].open()) - 1 > 10      # a header line, then each
     findings = [f for c in idp["cycles"] if c["checks"] for f in c["checks"]["findings"]] + \
         idp["verification"]["findings"]
     bugs = [f for f in findings if f["category"] == SERVER_BUG]
@@ -117,8 +117,9 @@ def test_report_junit_and_trace_files_hold_every_failure(rsps, tmp_path, capsys)
     for bug in bugs:
         assert any(f"{bug['label']}: {bug['message']}" in message for _, message in failures), bug
     assert int(suites[0].get("failures")) == len(failures) and suites[0].get("tests") == str(len(suites[0]))
-    first = json.loads(paths["jsonl"].open().readline())
-    assert first["idp"] == "entra" and first["purpose"] == "test-connection" and first["at"].startswith("2026-")
+    header, first = [json.loads(line) for line in paths["jsonl"].open().readlines()[:2]]
+    assert (header["format"], header["version"]) == ("scimharness-trace", 1)
+    assert first["idp"] == "entra" and first["purpose"] == "test-connection" and first["time"].startswith("2026-")
 
 
 def test_an_unknown_user_in_an_event_is_a_scenario_error_with_its_line(live_server, capsys):
