@@ -108,7 +108,7 @@ class BulkRunner:
             path, data = self._resolve(op)
             outcome, status = self._dispatch(op.method, path, data, op.version)
             if outcome is not None:
-                result["location"] = outcome.resource["meta"]["location"]
+                result["location"] = outcome.location
                 result["version"] = outcome.etag
                 if op.method == "POST":
                     self.created[op.bulk_id] = outcome.resource["id"]

@@ -50,9 +50,10 @@ class Contract:
         return next((s for s in self.schemas if s.id.lower() == wanted), None)
 
     def service_provider_config(self, location: str) -> dict:
+        documentation = {"documentationUri": self.documentation_uri} if self.documentation_uri else {}
         return {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
-            "documentationUri": self.documentation_uri,
+            **documentation,
             "patch": {"supported": True},
             "bulk": {"supported": True, "maxOperations": self.limits.bulk_max_operations,
                      "maxPayloadSize": self.limits.bulk_max_payload_size},

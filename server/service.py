@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from dataclasses import dataclass, field
+from dataclasses import replace as with_changes
 
 from server.contract import Contract
 from server.members import Members
@@ -12,23 +13,23 @@ from server.scim import normalise, patch, rules
 from server.scim.errors import ScimError, invalid_value, not_found, uniqueness
 from server.scim.filter import matches_element, parse_filter
 from server.scim.projection import Selection, project
-from server.scim.responses import etag, list_response, paging, precondition_holds
+from server.scim.responses import etag, list_response, paging, precondition_holds, with_reference_urls
 from server.scim.schema import ResourceType
 from server.storage import Store, now_timestamp
 from server.storage_filter import compile_filter
 
 NAME_ATTRIBUTE = {"User": "userName", "Group": "displayName"}
+LINK_ATTRIBUTE = {"User": "groups", "Group": "members"}  # kept in group_members, not in `data`
 
 
 @dataclass
 class Outcome:
-    """A resource in wire shape, plus what the contract dropped from the request that produced it."""
+    """A resource in wire shape (projected, so maybe without `meta`), its ETag and location, plus what the
+    contract dropped from the request that produced it."""
     resource: dict
+    etag: str
+    location: str
     dropped: list[str] = field(default_factory=list)
-
-    @property
-    def etag(self) -> str:
-        return self.resource["meta"]["version"]
 
 
 class ScimService:
@@ -42,7 +43,9 @@ class ScimService:
     def get(self, workspace_id: str, rtype: ResourceType, resource_id: str, base_url: str,
             selection: Selection = Selection()) -> Outcome:
         row = self._require(workspace_id, rtype, resource_id)
-        return Outcome(project(self._wire(row, rtype, base_url, selection), rtype, selection))
+        whole = self._wire(row, rtype, base_url, selection)
+        meta = whole["meta"]
+        return Outcome(project(whole, rtype, selection), meta["version"], meta["location"])
 
     def search(self, workspace_id: str, rtypes: list[ResourceType], filter_text: str | None, start_index,
                count, base_url: str, selection: Selection = Selection()) -> dict:
@@ -87,7 +90,7 @@ class ScimService:
             member_types = self._existing_members(db, workspace_id, [m["value"] for m in members], resource_id)
             self._insert(db, workspace_id, rtype, resource_id, clean.data, stamp)
             self.store.add_members(db, workspace_id, resource_id, member_types)
-        return Outcome(self.get(workspace_id, rtype, resource_id, base_url, selection).resource, clean.dropped)
+        return with_changes(self.get(workspace_id, rtype, resource_id, base_url, selection), dropped=clean.dropped)
 
     def replace(self, workspace_id: str, rtype: ResourceType, resource_id: str, body: dict, base_url: str,
                 if_match: str | None = None, selection: Selection = Selection()) -> Outcome:
@@ -102,7 +105,7 @@ class ScimService:
                 self.store.clear_members(db, resource_id)
                 self.store.add_members(db, workspace_id, resource_id, member_types)
             self._update(db, row, clean.data)
-        return Outcome(self.get(workspace_id, rtype, resource_id, base_url, selection).resource, clean.dropped)
+        return with_changes(self.get(workspace_id, rtype, resource_id, base_url, selection), dropped=clean.dropped)
 
     def patch(self, workspace_id: str, rtype: ResourceType, resource_id: str, body: dict, base_url: str,
               if_match: str | None = None, selection: Selection = Selection()) -> Outcome:
@@ -115,7 +118,7 @@ class ScimService:
             members_changed = self._apply_member_ops(db, workspace_id, resource_id, result.member_ops)
             if result.changed or members_changed:
                 self._update(db, row, result.data)
-        return Outcome(self.get(workspace_id, rtype, resource_id, base_url, selection).resource, result.dropped)
+        return with_changes(self.get(workspace_id, rtype, resource_id, base_url, selection), dropped=result.dropped)
 
     def delete(self, workspace_id: str, rtype: ResourceType, resource_id: str, if_match: str | None = None) -> None:
         with self.store.transaction() as db:
@@ -199,25 +202,35 @@ class ScimService:
         return self._wire_many([row], rtype, base_url, selection)[0]
 
     def _wire_many(self, rows: list[dict], rtype: ResourceType, base_url: str, selection: Selection) -> list[dict]:
-        with_members = rtype.name == "Group" and selection.wants("", "members")
-        members = self.store.members([r["id"] for r in rows]) if with_members else {}
-        return [self._shape(row, rtype, base_url, members.get(row["id"])) for row in rows]
+        links = self._links(rtype, [r["id"] for r in rows], base_url, selection)
+        return [self._shape(row, rtype, base_url, links) for row in rows]
 
-    def _shape(self, row: dict, rtype: ResourceType, base_url: str, members: list[dict] | None) -> dict:
-        data = row["data"]
+    def _links(self, rtype: ResourceType, ids: list[str], base_url: str, selection: Selection) -> dict:
+        """Group members, or a User's groups when the contract has that attribute: both live in group_members and
+        are read only when the response will show them (`excludedAttributes=members` never loads a member).
+        No `display`: it is readOnly and unstored, and echoing a name the client never sent breaks round trips."""
+        name = LINK_ATTRIBUTE[rtype.name]
+        if rtype.core.attribute(name) is None or not selection.wants("", name):
+            return {}
+        if rtype.name == "Group":
+            found = self.store.members(ids)
+            return {owner: {name: [{**m, "$ref": self._url(base_url, m["type"], m["value"])} for m in members]}
+                    for owner, members in found.items()}
+        return {owner: {name: [{"value": g, "$ref": self._url(base_url, "Group", g), "type": "direct"}
+                               for g in groups]}
+                for owner, groups in self.store.groups_of(ids).items()}
+
+    def _shape(self, row: dict, rtype: ResourceType, base_url: str, links: dict) -> dict:
+        data = with_reference_urls(row["data"], rtype, lambda type_name, rid: self._url(base_url, type_name, rid))
         location = f"{base_url}{rtype.endpoint}/{row['id']}"
         resource = {"schemas": [rtype.core.id, *(e.id for e in rtype.extensions if e.id in data)],
                     "id": row["id"], **data}
-        if members:
-            resource["members"] = [self._member(m, base_url) for m in members]
+        resource.update({name: values for name, values in links.get(row["id"], {}).items() if values})
         resource["meta"] = {"resourceType": rtype.name, "created": row["created"],
                             "lastModified": row["last_modified"], "location": location,
                             "version": etag(row["version"])}
         return resource
 
-    def _member(self, member: dict, base_url: str) -> dict:
-        member_type = member["type"]
-        endpoint = self.contract.resource_type(member_type).endpoint
-        return {"value": member["value"], "type": member_type,
-                "display": member["data"].get(NAME_ATTRIBUTE[member_type]),
-                "$ref": f"{base_url}{endpoint}/{member['value']}"}
+    def _url(self, base_url: str, type_name: str, resource_id: str) -> str | None:
+        rtype = next((rt for rt in self.contract.resource_types if rt.name == type_name), None)
+        return f"{base_url}{rtype.endpoint}/{resource_id}" if rtype else None

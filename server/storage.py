@@ -153,17 +153,24 @@ class Store:
     # --- group members ---------------------------------------------------------------------------
 
     def members(self, group_ids: list[str]) -> dict[str, list[dict]]:
-        """Members of each group, with the display name of each member."""
-        by_group: dict[str, list[dict]] = {gid: [] for gid in group_ids}
-        for chunk in _chunks(group_ids, 500):
+        """Members of each group ({value, type}), in the order they were added."""
+        return {group_id: [{"value": member_id, "type": member_type} for member_id, member_type in links]
+                for group_id, links in self._links("group_id", "member_id", group_ids).items()}
+
+    def groups_of(self, member_ids: list[str]) -> dict[str, list[str]]:
+        """Ids of the groups each user or group is a direct member of."""
+        return {member_id: [group_id for group_id, _ in links]
+                for member_id, links in self._links("member_id", "group_id", member_ids).items()}
+
+    def _links(self, owner: str, other: str, ids: list[str]) -> dict[str, list[tuple[str, str]]]:
+        by_owner: dict[str, list[tuple[str, str]]] = {i: [] for i in ids}
+        for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(
-                f"""SELECT m.group_id, m.member_id, m.member_type, r.data FROM group_members m
-                    JOIN resources r ON r.id = m.member_id
-                    WHERE m.group_id IN ({marks}) ORDER BY m.rowid""", chunk)
-            for group_id, member_id, member_type, data in rows:
-                by_group[group_id].append({"value": member_id, "type": member_type, "data": json.loads(data)})
-        return by_group
+            rows = self.db.execute(f"SELECT {owner}, {other}, member_type FROM group_members "
+                                   f"WHERE {owner} IN ({marks}) ORDER BY rowid", chunk)
+            for owner_id, other_id, member_type in rows:
+                by_owner[owner_id].append((other_id, member_type))
+        return by_owner
 
     def add_members(self, db, workspace_id: str, group_id: str, members: dict[str, str]) -> None:
         if not members:

@@ -15,7 +15,7 @@ def _service() -> ScimService:
 
 def _written(outcome: Outcome, status: int) -> object:
     g.dropped_attributes = outcome.dropped
-    headers = {"ETag": outcome.etag, "Location": outcome.resource["meta"]["location"]}
+    headers = {"ETag": outcome.etag, "Location": outcome.location}
     return scim_response(outcome.resource, status, headers)
 
 
@@ -44,8 +44,7 @@ def resource_blueprint(rtype: ResourceType) -> Blueprint:
     @blueprint.get("/<resource_id>")
     def get_resource(resource_id: str):
         outcome = _service().get(g.workspace["id"], rtype, resource_id, base_url(), selection_for(rtype))
-        return scim_response(outcome.resource, headers={"ETag": outcome.etag,
-                                                        "Location": outcome.resource["meta"]["location"]})
+        return scim_response(outcome.resource, headers={"ETag": outcome.etag, "Location": outcome.location})
 
     @blueprint.put("/<resource_id>")
     def replace_resource(resource_id: str):

@@ -2,8 +2,12 @@
 Pure functions over plain dicts."""
 from __future__ import annotations
 
+from typing import Callable
+
 from server.contract import Limits
 from server.scim.errors import ScimError
+from server.scim.normalise import is_reference
+from server.scim.schema import ResourceType
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
@@ -42,3 +46,22 @@ def precondition_holds(if_match: str | None, version: int) -> bool:
     tags = [t.strip() for t in if_match.split(",")]
     current = etag(version)
     return any(t == "*" or t == current or t == current[2:] for t in tags)
+
+
+def with_reference_urls(data: dict, resource_type: ResourceType, url_for: Callable[[str, str], str | None]) -> dict:
+    """`data` with `$ref` added to each single-valued reference it holds (the enterprise manager): stored by id
+    alone, the URL is derived here. `url_for(resource type name, id)` is None for a type the server lacks;
+    `data` itself is not changed."""
+    out = dict(data)
+    for urn, attribute in resource_type.attributes_by_schema():
+        container = out.get(urn) if urn else out
+        value = container.get(attribute.name) if isinstance(container, dict) else None
+        if attribute.multi_valued or not is_reference(attribute) or not isinstance(value, dict) \
+                or "value" not in value:
+            continue
+        url = url_for((attribute.sub("$ref").reference_types or ("User",))[0], value["value"])
+        if url is None:
+            continue
+        container = out[urn] = dict(container) if urn else out
+        container[attribute.name] = {**value, "$ref": url}
+    return out

@@ -53,13 +53,7 @@ def apply_put(old: dict, body: dict, resource_type: ResourceType) -> Normalised:
 
 
 def _immutable_attributes(resource_type: ResourceType) -> Iterator[tuple[str, Attribute]]:
-    for attribute in resource_type.core.attributes:
-        if attribute.mutability == "immutable":
-            yield "", attribute
-    for schema in resource_type.extensions:
-        for attribute in schema.attributes:
-            if attribute.mutability == "immutable":
-                yield schema.id, attribute
+    return ((urn, a) for urn, a in resource_type.attributes_by_schema() if a.mutability == "immutable")
 
 
 def _get(data: dict, urn: str, name: str) -> Any:

@@ -3,6 +3,7 @@ Pure data with case-insensitive lookup; every rule that needs to know an attribu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterator
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -125,6 +126,14 @@ class ResourceType:
     @property
     def schema_ids(self) -> list[str]:
         return [self.core.id, *(e.id for e in self.extensions)]
+
+    def attributes_by_schema(self) -> Iterator[tuple[str, Attribute]]:
+        """Every top-level attribute with its schema key: '' for the core schema, the URN for an extension."""
+        for attribute in self.core.attributes:
+            yield "", attribute
+        for schema in self.extensions:
+            for attribute in schema.attributes:
+                yield schema.id, attribute
 
     def extension(self, urn: str) -> Schema | None:
         wanted = urn.lower()
