@@ -1,0 +1,51 @@
+"""Shared by the reliability tests: the long-run switch and hypothesis profiles, a snapshot of everything a
+workspace's requests could change, and the check that a response is a well-formed SCIM error."""
+from __future__ import annotations
+
+import os
+import sqlite3
+
+from hypothesis import HealthCheck, settings
+
+SLOW_ENV = "SCIMHARNESS_SLOW"
+# The normal suite stays within seconds; `--slow` or SCIMHARNESS_SLOW=1 runs the long fuzz.
+settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                                 HealthCheck.data_too_large])
+settings.register_profile("slow", max_examples=3000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                                 HealthCheck.data_too_large])
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+# The request log is written by every request, rejected or not; everything else must stay as it was.
+LOG_TABLES = ("request_log", "sqlite_sequence")
+
+
+def slow_run() -> bool:
+    return os.environ.get(SLOW_ENV, "") not in ("", "0")
+
+
+def scale(normal: int, slow: int) -> int:
+    """A loop bound for the normal suite, or for the long run."""
+    return slow if slow_run() else normal
+
+
+def load_profile() -> None:
+    settings.load_profile("slow" if slow_run() else "ci")
+
+
+def snapshot(db_path: str) -> list[str]:
+    """Every row outside the request log, as SQL text: equal snapshots mean nothing was written."""
+    connection = sqlite3.connect(db_path)
+    try:
+        return [line for line in connection.iterdump()
+                if not any(f'"{table}"' in line.split("VALUES")[0] for table in LOG_TABLES)]
+    finally:
+        connection.close()
+
+
+def assert_scim_error(status: int, body) -> None:
+    """A SCIM error (RFC 7644 §3.12): the error schema, the HTTP status as a string, a detail."""
+    assert isinstance(body, dict), body
+    assert body.get("schemas") == [ERROR_SCHEMA], body
+    assert body.get("status") == str(status), body
+    assert isinstance(body.get("detail"), str), body
