@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from server.app import DB_ENV, SCIM_PREFIX, create_app
+from server.app import DB_ENV, MAX_BODY_BYTES, SCIM_PREFIX, create_app
 from server.storage import Store
 from server.tokens import generate_token
 
@@ -68,5 +68,7 @@ def serve_command(args) -> int:
         print(f"scimharness serve: cannot start: {error}", file=sys.stderr)
         return 2
     print(f"SCIM base URL: http://{args.host}:{args.port}{SCIM_PREFIX}", flush=True)
-    serve(app, host=args.host, port=args.port, threads=args.threads, ident="scimharness")
+    # waitress buffers a body before the app sees it: its own limit refuses an oversized one unread.
+    serve(app, host=args.host, port=args.port, threads=args.threads, ident="scimharness",
+          max_request_body_size=MAX_BODY_BYTES)
     return 0

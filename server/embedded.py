@@ -10,7 +10,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from server.admin_keys import generate_admin_key
-from server.app import SCIM_PREFIX, create_app
+from server.app import MAX_BODY_BYTES, SCIM_PREFIX, create_app
 from server.http.admin import ADMIN_PREFIX
 from server.storage import Store
 from server.tokens import generate_token
@@ -27,7 +27,8 @@ class EmbeddedServer:
         store = Store(self.db_path)
         self.token = generate_token(store, workspace)
         self.admin_key = generate_admin_key(store, workspace)  # lets a simulation seed activity and verify
-        self._server = create_server(self.app, host="127.0.0.1", port=0, threads=threads)
+        self._server = create_server(self.app, host="127.0.0.1", port=0, threads=threads,
+                                     max_request_body_size=MAX_BODY_BYTES)
         origin = f"http://127.0.0.1:{self._server.effective_port}"
         self.base_url = origin + SCIM_PREFIX
         self.admin_base_url = origin + ADMIN_PREFIX
