@@ -87,9 +87,8 @@ class ScimService:
         stamp = now_timestamp()
         with self.store.transaction() as db:
             self._check_unique(db, workspace_id, rtype, clean.data)
-            member_types = self._existing_members(db, workspace_id, [m["value"] for m in members], resource_id)
             self._insert(db, workspace_id, rtype, resource_id, clean.data, stamp)
-            self.store.add_members(db, workspace_id, resource_id, member_types)
+            self._replace_members(db, workspace_id, resource_id, members)
         return with_changes(self.get(workspace_id, rtype, resource_id, base_url, selection), dropped=clean.dropped)
 
     def replace(self, workspace_id: str, rtype: ResourceType, resource_id: str, body: dict, base_url: str,
@@ -97,13 +96,11 @@ class ScimService:
         with self.store.transaction() as db:
             row = self._require(workspace_id, rtype, resource_id, db, if_match)
             clean = rules.apply_put(row["data"], body, rtype)
-            members = clean.data.pop("members", None)
+            members = clean.data.pop("members", [])  # a full replace: no members listed means none
             rules.check_primary_email_unchanged(row["data"], clean.data, self.contract.policies)
             self._check_unique(db, workspace_id, rtype, clean.data, resource_id)
-            if members is not None:
-                member_types = self._existing_members(db, workspace_id, [m["value"] for m in members], resource_id)
-                self.store.clear_members(db, resource_id)
-                self.store.add_members(db, workspace_id, resource_id, member_types)
+            if rtype.core.attribute("members"):
+                self._replace_members(db, workspace_id, resource_id, members)
             self._update(db, row, clean.data)
         return with_changes(self.get(workspace_id, rtype, resource_id, base_url, selection), dropped=clean.dropped)
 
@@ -154,6 +151,11 @@ class ScimService:
             raise invalid_value("Unknown member id(s): " + ", ".join(f"'{m}'" for m in missing) +
                                 ". Members must be users or groups of this workspace.")
         return {member_id: found[member_id] for member_id in ids}
+
+    def _replace_members(self, db, workspace_id: str, group_id: str, members: list[dict]) -> None:
+        member_types = self._existing_members(db, workspace_id, [m["value"] for m in members], group_id)
+        self.store.clear_members(db, group_id)
+        self.store.add_members(db, workspace_id, group_id, member_types)
 
     def _apply_member_ops(self, db, workspace_id: str, group_id: str, member_ops: list) -> bool:
         ids = patch.member_ids_referenced(member_ops)

@@ -9,7 +9,7 @@ import re
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from server.scim.errors import ScimError, invalid_syntax
+from server.scim.errors import ScimError, invalid_syntax, invalid_value
 from server.scim.projection import Selection, parse_selection
 from server.scim.schema import ResourceType
 from server.tokens import workspace_for_authorization
@@ -22,14 +22,35 @@ log = logging.getLogger("scimharness.server")
 
 
 def scim_response(body: dict | None, status: int = 200, headers: dict | None = None) -> Response:
-    """A response in the media type the client accepts: SCIM's own unless it only takes plain JSON."""
-    accepted = request.accept_mimetypes
-    only_json = accepted.provided and not accepted[SCIM_MEDIA_TYPE] and accepted["application/json"] \
-        and accepted.best_match(JSON_MEDIA_TYPES) == "application/json"
-    mimetype = "application/json" if only_json else SCIM_MEDIA_TYPE
+    """A response in the media type the client accepts (see `response_media_type`)."""
     if body is None:
         return Response(status=status, headers=headers)
-    return Response(json.dumps(body, ensure_ascii=False), status=status, headers=headers, mimetype=mimetype)
+    return Response(json.dumps(body, ensure_ascii=False), status=status, headers=headers,
+                    content_type=f"{response_media_type(request.headers.get('Accept'))}; charset=utf-8")
+
+
+def response_media_type(accept: str | None) -> str:
+    """SCIM's own media type, unless the Accept header takes plain JSON and nothing that covers SCIM's (OneLogin
+    documents application/json). Parameters such as charset are ignored; an unmet Accept still gets SCIM JSON."""
+    takes_scim = takes_json = False
+    for entry in (accept or "").split(","):
+        media_range, *params = [part.strip().lower() for part in entry.split(";")]
+        if _quality(params) <= 0:
+            continue
+        takes_scim |= media_range in (SCIM_MEDIA_TYPE, "application/*", "*/*")
+        takes_json |= media_range == "application/json"
+    return "application/json" if takes_json and not takes_scim else SCIM_MEDIA_TYPE
+
+
+def _quality(params: list[str]) -> float:
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0
 
 
 def json_body() -> dict:
@@ -73,9 +94,11 @@ def selection_for(rtype: ResourceType, source: dict | None = None) -> Selection:
 
 
 def _as_text(value) -> str | None:
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    return value
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ",".join(value)
+    raise invalid_value("'attributes' and 'excludedAttributes' take a comma-separated string or a list of strings.")
 
 
 def base_url() -> str:

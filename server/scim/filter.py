@@ -300,6 +300,8 @@ class _Parser:
 
 def parse_filter(text: str) -> Node:
     """Parse a filter; malformed input raises ScimError 400 invalidFilter saying what and where (0-based)."""
+    if not isinstance(text, str):  # a /.search body can carry any JSON
+        raise invalid_filter(f"The filter must be a string, got {type(text).__name__}.")
     parser = _Parser(text, invalid_filter, "filter")
     node = parser.filter()
     parser.expect_end()

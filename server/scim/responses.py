@@ -10,6 +10,7 @@ from server.scim.normalise import is_reference
 from server.scim.schema import ResourceType
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+MAX_START_INDEX = 2**62  # past any page there is; keeps OFFSET within SQLite's 64-bit integers
 
 
 def list_response(resources: list[dict], total: int, start_index: int) -> dict:
@@ -21,7 +22,7 @@ def paging(start_index, count, limits: Limits) -> tuple[int, int]:
     """RFC 7644 §3.4.2.4: startIndex below 1 counts as 1; negative count as 0; count capped at maxResults."""
     start = _integer("startIndex", start_index, 1)
     wanted = _integer("count", count, limits.default_count)
-    return max(start, 1), min(max(wanted, 0), limits.max_results)
+    return min(max(start, 1), MAX_START_INDEX), min(max(wanted, 0), limits.max_results)
 
 
 def _integer(name: str, value, default: int) -> int:
