@@ -11,6 +11,7 @@ COMMAND_MODULES = (
     "harness.simulate",
     "server.cli",
     "server.admin_cli",
+    "harness.soak",
 )
 
 
