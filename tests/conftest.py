@@ -191,3 +191,10 @@ def pytest_configure(config):
         import os
 
         os.environ.setdefault("SCIMHARNESS_SLOW", "1")
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests.reliability_support import TALLY
+
+    if TALLY:
+        terminalreporter.write_line("reliability: " + ", ".join(f"{k} {v}" for k, v in sorted(TALLY.items())))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections import Counter
 
 from hypothesis import HealthCheck, settings
 
@@ -21,6 +22,8 @@ def _long_run_examples() -> int:
 # The normal suite stays within seconds and is the same every run; the long run explores.
 settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True, suppress_health_check=QUIET)
 settings.register_profile("slow", max_examples=_long_run_examples(), deadline=None, suppress_health_check=QUIET)
+# What the reliability tests tried, printed at the end of the run (tests/conftest.py) for the long-run figures.
+TALLY: Counter = Counter()
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 # The request log is written by every request, rejected or not; everything else must stay as it was.
 LOG_TABLES = ("request_log", "sqlite_sequence")

@@ -3,13 +3,14 @@ parameters, headers and content types never get a 5xx; every refusal is a SCIM e
 from __future__ import annotations
 
 import json
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import pytest
 from hypothesis import given, strategies as st
 
+from server.http.security import SECURITY_HEADERS
 from tests import scim_strategies as s
-from tests.reliability_support import assert_scim_error, load_profile, snapshot
+from tests.reliability_support import TALLY, assert_scim_error, load_profile, snapshot
 
 load_profile()
 
@@ -32,7 +33,6 @@ class Fuzzer:
         self.group = scim.post("/Groups", json={"schemas": [s.GROUP], "displayName": "Fuzzers",
                                                 "members": [{"value": self.user}]}).get_json()["id"]
         self.foreign = other_scim.post("/Users", json=s.valid_user(1)).get_json()["id"]
-        self.requests = 0
 
     def ids(self):
         return st.sampled_from([self.user, self.group, self.foreign, "", "%00", "..", s.USER]) | s.text.map(lambda t: quote(t, safe="", errors="surrogatepass"))
@@ -47,7 +47,8 @@ class Fuzzer:
         query_string = urlencode(query or {}, encoding="utf-8", errors="surrogatepass")
         response = self.scim.flask.open("/scim/v2" + path, method=method, data=body, headers=all_headers,
                                         query_string=query_string)
-        self.requests += 1
+        TALLY["fuzz requests"] += 1
+        TALLY[f"fuzz answers {response.status_code // 100}xx"] += 1
         self.check(method, path, response, before)
         return response
 
@@ -56,9 +57,16 @@ class Fuzzer:
 
     def check(self, method: str, path: str, response, before: list[str]) -> None:
         assert response.status_code < 500, (method, path, response.get_data(as_text=True)[:2000])
+        assert all(response.headers.get(name) == value for name, value in SECURITY_HEADERS.items())
+        assert self.scim.token.encode() not in response.get_data()
+        if 300 <= response.status_code < 400:  # Werkzeug's redirect of a path with an empty segment (an id of "/")
+            assert "//" in unquote(path) and response.headers["Location"], (method, path)
+            assert snapshot(self.db_path) == before
+            return
         if response.status_code >= 400:
             assert_scim_error(response.status_code, json.loads(response.get_data()))
             assert snapshot(self.db_path) == before, f"a refused {method} {path} changed the workspace"
+            TALLY["fuzz refusals proven to change nothing"] += 1
             return
         if method == "OPTIONS":  # Flask answers it with the route's methods and no body
             assert response.headers["Allow"] and response.get_data() == b""

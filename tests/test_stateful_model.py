@@ -12,7 +12,7 @@ from server.app import create_app
 from server.storage import Store
 from server.tokens import generate_token
 from tests.conftest import ScimTestClient, patch_body
-from tests.reliability_support import load_profile, scale
+from tests.reliability_support import TALLY, load_profile, scale
 
 load_profile()
 
@@ -158,6 +158,7 @@ class WorkspaceModel(RuleBasedStateMachine):
 
     @invariant()
     def server_matches_model(self):
+        TALLY["stateful steps checked against the model"] += 1
         users = {u["id"]: u for u in self.client.get("/Users", query_string={"count": 1000}).get_json()["Resources"]}
         assert set(users) == set(self.model_users)
         for user_id, expected in self.model_users.items():
