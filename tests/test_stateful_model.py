@@ -175,4 +175,4 @@ class WorkspaceModel(RuleBasedStateMachine):
 
 
 TestWorkspaceModel = WorkspaceModel.TestCase
-TestWorkspaceModel.settings = settings(max_examples=scale(15, 600), stateful_step_count=scale(25, 60))
+TestWorkspaceModel.settings = settings(max_examples=scale(10, 600), stateful_step_count=scale(20, 60))
