@@ -42,14 +42,18 @@ def load_profile() -> None:
     settings.load_profile("slow" if slow_run() else "ci")
 
 
-def snapshot(db_path: str) -> list[str]:
-    """Every row outside the request log, as SQL text: equal snapshots mean nothing was written."""
+def sql_dump(db_path: str) -> list[str]:
     connection = sqlite3.connect(db_path)
     try:
-        return [line for line in connection.iterdump()
-                if not any(f'"{table}"' in line.split("VALUES")[0] for table in LOG_TABLES)]
+        return list(connection.iterdump())
     finally:
         connection.close()
+
+
+def snapshot(db_path: str) -> list[str]:
+    """Every row outside the request log, as SQL text: equal snapshots mean nothing was written."""
+    return [line for line in sql_dump(db_path)
+            if not any(f'"{table}"' in line.split("VALUES")[0] for table in LOG_TABLES)]
 
 
 def assert_scim_error(status: int, body) -> None:

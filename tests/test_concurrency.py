@@ -60,7 +60,7 @@ def test_if_match_read_modify_write_loses_no_update(live_server):
     """Two IdPs increment one counter (name.givenName) with If-Match; every acknowledged write counts."""
     setup = Client(live_server)
     user = setup.call("POST", "/Users", json=new_user("counter@x.test", name={"givenName": "0"})).json()
-    increments, refusals = scale(15, 150), []
+    increments = scale(15, 150)
 
     def incrementer():
         client, done, refused = Client(live_server), 0, 0

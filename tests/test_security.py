@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import socket
 import time
 import uuid
@@ -19,7 +18,7 @@ from server.http.security import SECURITY_HEADERS
 from server.storage import Store
 from tests import scim_strategies as s
 from tests.conftest import new_user, patch_body
-from tests.reliability_support import assert_scim_error, load_profile, snapshot
+from tests.reliability_support import assert_scim_error, load_profile, snapshot, sql_dump
 
 load_profile()
 
@@ -227,22 +226,12 @@ def test_no_token_or_admin_key_reaches_the_log_or_an_answer(app, keys, db_path, 
                     "Authorization": header, "User-Agent": f"Okta {secret}", "X-Token": secret})
                 if response.status_code >= 400:  # a success may rightly echo what the client stored
                     answers.append(response.get_data(as_text=True))
-    stored = "\n".join(line for line in sqlite_dump(db_path) if '"request_log"' in line)
+    stored = "\n".join(line for line in sql_dump(db_path) if '"request_log"' in line)
     written = "\n".join([*answers, stored, caplog.text])
     for secret in secrets:
         assert secret not in written
         assert secret[len("scimha_"):][:20] not in written  # not even a recognisable part of one
     assert "[redacted]" in stored
-
-
-def sqlite_dump(db_path: str) -> list[str]:
-    import sqlite3
-
-    connection = sqlite3.connect(db_path)
-    try:
-        return list(connection.iterdump())
-    finally:
-        connection.close()
 
 
 def test_security_headers_on_every_kind_of_answer(app, scim, admin, acme):
