@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.conftest import new_user, patch_body
-from tests.reliability_support import scale
+from tests.reliability_support import TALLY, scale
 
 SCIM = "application/scim+json"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -26,6 +26,7 @@ class Client:
 
     def call(self, method: str, path: str, **kw) -> requests.Response:
         response = self.session.request(method, self.base + path, timeout=30, **kw)
+        TALLY["concurrent requests"] += 1
         assert response.status_code < 500, response.text
         return response
 
@@ -50,6 +51,7 @@ def test_racing_creates_of_one_username_have_exactly_one_winner(live_server, rou
     jobs = [lambda c=c, n=n: c.call("POST", "/Users", json=new_user(n, email="race@x.test")) for c, n in
             zip(clients, names)]
     statuses = sorted(r.status_code for r in run_together(*jobs))
+    TALLY["create races"] += 1
     assert statuses == [201] + [409] * (len(names) - 1)
     found = clients[0].call("GET", "/Users", params={"filter": 'userName eq "race@x.test"'}).json()
     assert found["totalResults"] == 1
@@ -77,6 +79,7 @@ def test_if_match_read_modify_write_loses_no_update(live_server):
         return refused
 
     refusals = run_together(incrementer, incrementer)
+    TALLY["If-Match 412s retried"] += sum(refusals)
     final = setup.call("GET", f"/Users/{user['id']}").json()
     assert final["name"]["givenName"] == str(2 * increments), refusals
     assert final["meta"]["version"] == f'W/"{2 * increments + 1}"'

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.conftest import new_user, patch_body
-from tests.reliability_support import scale
+from tests.reliability_support import TALLY, scale
 
 ROOT = Path(__file__).resolve().parents[1]
 SCIM = "application/scim+json"
@@ -143,6 +143,8 @@ def test_sigkill_during_a_burst_of_writes_keeps_every_acknowledged_write(server,
     assert _integrity(server.db_path) == "ok"
     server.start()
     users = _all_users(server.session(), server.base)
+    TALLY["crash: SIGKILLs during write bursts"] += 1
+    TALLY["crash: acknowledged writes checked after restart"] += len(acknowledged)
     for user_id, marker in acknowledged.items():
         assert user_id in users, "an acknowledged create was lost"
         name = users[user_id]["name"]
@@ -201,6 +203,8 @@ def test_sigkill_during_bulk_requests_leaves_no_half_applied_operation(server, r
     server.start()
     session = server.session()
     users = _all_users(session, server.base)
+    TALLY["crash: SIGKILLs during bulk requests"] += 1
+    TALLY["crash: acknowledged bulk operations checked after restart"] += sum(len(a["Operations"]) for a in completed)
     markers = {(u["name"]["givenName"], u["name"]["familyName"]) for u in users.values()}
     assert all(given == family for given, family in markers), "a PATCH inside a bulk request was half-applied"
     groups = session.get(server.base + "/Groups", params={"count": 1000}, timeout=30).json()["Resources"]
