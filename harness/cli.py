@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "harness.record", "harness.replay", "harness.shrink", "harness.imports", "harness.redact",
     "server.cli",
     "server.admin_cli",
+    "harness.soak",
 )
 
 

@@ -9,6 +9,7 @@ from flask import Blueprint, Flask
 from server import admin_keys
 from server.contract import Contract, load_contract
 from server.http import admin, bulk, discovery, recorder
+from server.http.security import add_security_headers
 from server.http.resources import resource_blueprint
 from server.http.wire import authenticate, register_error_handlers
 from server.request_log import DEFAULT_LIMIT, RequestLog
@@ -18,7 +19,8 @@ from server.storage import Store
 SCIM_PREFIX = "/scim/v2"
 DB_ENV = "SCIMHARNESS_DB"
 LOG_LIMIT_ENV = "SCIMHARNESS_REQUEST_LOG_LIMIT"
-# Large enough for a PUT of a big group; /Bulk applies the contract's own, smaller limit.
+# Large enough for a PUT of a big group; /Bulk applies the contract's own, smaller limit. The WSGI server
+# enforces it too (embedded.py, cli.py), so a larger body is refused before it is read.
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
@@ -39,6 +41,7 @@ def create_app(db_path: str | None = None, contract: Contract | str | None = Non
     app.config.update(STORE=store, CONTRACT=contract, SERVICE=service, MEMBERS=service.members,
                       REQUEST_LOG=request_log, SCIM_PREFIX=SCIM_PREFIX, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     recorder.install(app, request_log)
+    app.after_request(add_security_headers)
 
     scim = Blueprint("scim", __name__, url_prefix=SCIM_PREFIX)
     scim.before_request(authenticate)

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from server.app import DB_ENV, SCIM_PREFIX, create_app
+from server.app import DB_ENV, MAX_BODY_BYTES, SCIM_PREFIX, create_app
 from server.storage import Store
 from server.tokens import generate_token
 
@@ -68,7 +68,9 @@ def serve_command(args) -> int:
         print(f"scimharness serve: cannot start: {error}", file=sys.stderr)
         return 2
     # waitress: a production WSGI server in pure Python (no C build, runs everywhere) with a thread pool,
-    # which SQLite in WAL mode serves well: readers never wait, writers queue on the busy timeout.
+    # which SQLite in WAL mode serves well: readers never wait, writers queue on the busy timeout. It buffers a
+    # body before the app sees it, so its own limit refuses an oversized one unread.
     print(f"SCIM base URL: http://{args.host}:{args.port}{SCIM_PREFIX} (waitress, {args.threads} threads)", flush=True)
-    serve(app, host=args.host, port=args.port, threads=args.threads, ident="scimharness")
+    serve(app, host=args.host, port=args.port, threads=args.threads, ident="scimharness",
+          max_request_body_size=MAX_BODY_BYTES)
     return 0

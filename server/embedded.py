@@ -11,7 +11,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from server.admin_keys import generate_admin_key
-from server.app import SCIM_PREFIX, create_app
+from server.app import MAX_BODY_BYTES, SCIM_PREFIX, create_app
 from server.http.admin import ADMIN_PREFIX
 from server.storage import Store
 from server.tokens import generate_token
@@ -53,7 +53,9 @@ class LoopbackServer:
     recording proxy, a test's deliberately broken server); stopped on leaving the `with`."""
 
     def __init__(self, app, port: int = 0, threads: int = 8):
-        self._server = create_server(app, host="127.0.0.1", port=port, threads=threads)
+        # waitress buffers a body before the app sees it: its own limit refuses an oversized one unread.
+        self._server = create_server(app, host="127.0.0.1", port=port, threads=threads,
+                                     max_request_body_size=MAX_BODY_BYTES)
         self.url = f"http://127.0.0.1:{self._server.effective_port}"
         self._thread = threading.Thread(target=self._server.run, name="scimharness-loopback", daemon=True)
 

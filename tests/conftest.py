@@ -210,3 +210,25 @@ def admin(app, db_path, token):
 def other_scim(app, db_path):
     """A SCIM client for a second workspace, 'globex', on the same server."""
     return ScimTestClient(app.test_client(), generate_token(Store(db_path), "globex"))
+
+
+# --- the long reliability run ------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", help="long fuzz/stateful/concurrency/crash runs "
+                                                         "(same as SCIMHARNESS_SLOW=1)")
+
+
+def pytest_configure(config):
+    if config.getoption("--slow"):
+        import os
+
+        os.environ.setdefault("SCIMHARNESS_SLOW", "1")
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests.reliability_support import TALLY
+
+    if TALLY:
+        terminalreporter.write_line("reliability: " + ", ".join(f"{k} {v}" for k, v in sorted(TALLY.items())))

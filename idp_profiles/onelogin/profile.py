@@ -12,7 +12,7 @@ from typing import Any, Mapping
 from harness.attribute_paths import get_ci
 from harness.clock import Clock
 from harness.directory import Directory, DirectoryUser
-from harness.transport import Exchange, ScimClient
+from harness.transport import Exchange, ScimClient, TargetUnreachable
 from idp_profiles.base import Cadence, CycleReport, ExpectedGroup, ExpectedUser, IdpProfile, ProbeResult, ProvisioningFailure, Reaction
 from idp_profiles.onelogin.fields import UserVocabulary
 from idp_profiles.onelogin.groups import (JOINED_SEPARATOR, GroupRule, create_group_body, group_values,
@@ -97,6 +97,7 @@ class OneLoginProfile(IdpProfile):
         client.headers.update(self.settings["custom_headers"])
         self.connected = False
         self.watermark: int | None = None
+        self.unsent: list[str] = []               # users a provisioning run could not reach the target for
         self.links: dict[str, str] = {}                   # directory object id -> target user id
         self.memberships: dict[str, list[str]] = {}       # object id -> group names it was added to
         self.group_ids: dict[str, str] = {}               # displayName -> target group id
@@ -162,8 +163,14 @@ class OneLoginProfile(IdpProfile):
             candidates = [uid for event in self.directory.events_since(self.watermark or 0)
                           for uid in self.directory.user_ids_affected_by(event)]
         self.watermark = self.directory.watermark
-        for object_id in dict.fromkeys(candidates):
-            self._reconcile(object_id, report, approved=False)
+        queue = list(dict.fromkeys([*self.unsent, *candidates]))
+        for position, object_id in enumerate(queue):
+            try:
+                self._reconcile(object_id, report, approved=False)
+            except TargetUnreachable:
+                self.unsent = queue[position:]   # not lost: tried again at the next provisioning run
+                raise
+        self.unsent = []
         return report
 
     def approve(self, approval: str | None = None, object_id: str | None = None) -> CycleReport:

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from server.admin_keys import workspace_for_admin_key
+from server.http.wire import decode_json
 from server.members import ACTIVE, REVOKED, MemberError, Members
 from server.request_log import RequestLog
 from server.tokens import generate_token
@@ -104,7 +105,10 @@ def unknown_endpoint(unknown: str):
 
 
 def _json_object() -> dict:
-    body = request.get_json(silent=True)
+    try:
+        body = decode_json(request.get_data(cache=True))
+    except ValueError:
+        body = None
     if not isinstance(body, dict):
         raise AdminError(400, "invalid_json", "The request body must be a JSON object, e.g. {\"kind\": \"login\"}.")
     return body

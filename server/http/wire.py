@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -15,6 +16,8 @@ from server.tokens import workspace_for_authorization
 
 SCIM_MEDIA_TYPE = "application/scim+json"
 JSON_MEDIA_TYPES = (SCIM_MEDIA_TYPE, "application/json")
+MAX_JSON_DEPTH = 32  # a SCIM bulk request nests about 6 deep
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 log = logging.getLogger("scimharness.server")
 
 
@@ -55,14 +58,33 @@ def json_body() -> dict:
     mimetype = request.mimetype
     if mimetype and mimetype not in JSON_MEDIA_TYPES and not mimetype.endswith("+json"):
         raise ScimError(415, f"Content-Type '{request.content_type}' is not supported; send {SCIM_MEDIA_TYPE}.")
-    raw = request.get_data(cache=True)
     try:
-        body = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as error:
+        body = decode_json(request.get_data(cache=True))
+    except ValueError as error:
         raise invalid_syntax(f"The request body is not valid JSON: {error}.") from None
     if not isinstance(body, dict):
         raise invalid_syntax("The request body must be a JSON object.")
     return body
+
+
+def decode_json(raw: bytes) -> object:
+    """Parse a request body, refusing (ValueError) what would fail later: nesting deeper than any SCIM message
+    needs (Python's parser would overflow its stack) and lone surrogates, which no database or UTF-8 reply holds."""
+    try:
+        value = json.loads(raw or b"null")
+    except RecursionError:
+        raise ValueError(f"it nests deeper than {MAX_JSON_DEPTH} levels") from None
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"it nests deeper than {MAX_JSON_DEPTH} levels")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+        elif isinstance(item, str) and LONE_SURROGATE.search(item):
+            raise ValueError("it contains a lone UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode text")
+    return value
 
 
 def selection_for(rtype: ResourceType, source: dict | None = None) -> Selection:
