@@ -70,7 +70,7 @@ class IdpRun:
     cycles: list[CycleRecord] = field(default_factory=list)
     verification: Verification = field(default_factory=Verification)
     links: dict[str, str] = field(default_factory=dict)       # every directory id → target id the IdP held
-    history: dict[str, int] = field(default_factory=dict)     # activity seeded per member after the first cycle
+    history: dict[str, int] = field(default_factory=dict)     # activity seeded per member once it is provisioned
     promises: list[CheckLine] = field(default_factory=list)   # the seed's workspace promises, checked at the end
 
     def findings(self) -> list[Finding]:
@@ -222,10 +222,11 @@ class Simulation:
             report = idp.profile.cycles[-1] if len(idp.profile.cycles) > before else CycleReport(
                 "incremental" if idp.cycles else "initial")
             report.aborted = f"target unreachable: {exc.exchange.request_line()}: {exc.exchange.error}"
-        idp.links.update(getattr(idp.profile, "links", {}))
-        if not idp.cycles and self.target.admin_for:     # give members a history before anyone is deprovisioned
-            idp.history = seed_activity(*self.target.admin_for(idp.workspace), idp.links.values(),
-                                        session=self._admin_session())
+        idp.links.update(idp.profile.links)
+        newcomers = [target_id for target_id in idp.links.values() if target_id not in idp.history]
+        if newcomers and self.target.admin_for:   # each member gets a history before anyone can deprovision it
+            idp.history.update(seed_activity(*self.target.admin_for(idp.workspace), newcomers,
+                                             session=self._admin_session()))
         record = CycleRecord(len(idp.cycles) + 1, at, report)
         idp.cycles.append(record)
         failed = {f.object_id for f in report.failures}
@@ -266,8 +267,6 @@ class Simulation:
 
     def _verify(self, idp: IdpRun) -> None:
         idp.verification = self._read_back(idp, idp.profile.expected_users(), idp.profile.expected_groups())
-        if self.target.admin_for:
-            self._check_promises(idp)
         last = idp.cycles[-1].report if idp.cycles else None
         if last is not None and last.aborted:
             probe = last.probe.exchange if last.probe else None
@@ -277,6 +276,8 @@ class Simulation:
         unsynced = frozenset(i for e in self.run.events if e.at >= last_start for i in e.object_ids)
         for finding in idp.verification.findings:
             judge(finding, idp.name, self.faults, unsynced)
+        if self.target.admin_for:
+            self._check_promises(idp)
 
 
 def run_simulation(scenario: Scenario, target: Target, *, idp: str | None = None, seed: int | None = None,

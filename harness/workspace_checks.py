@@ -148,6 +148,8 @@ def expected_from_presence(links: dict[str, str], expected: Iterable[ExpectedUse
     by_presence: dict[str, list[str]] = {"present": [], "inactive": [], "absent": []}
     for want in expected:
         if want.object_id in links:
-            by_presence[want.presence].append(links[want.object_id])
+            # a profile may say "present, with active false" (Okta) where another says "inactive"
+            presence = "inactive" if want.attributes.get("active") is False else want.presence
+            by_presence[presence].append(links[want.object_id])
     return {"deprovisioned_user_ids": by_presence["inactive"], "deleted_user_ids": by_presence["absent"],
             "active_user_ids": by_presence["present"]}

@@ -164,6 +164,10 @@ class IdpProfile(abc.ABC):
     def handle_response(self, exchange: Exchange, action: str) -> Reaction:
         """Classify a response the way this IdP does (its error codes, what it retries, what quarantines)."""
 
+    # Every profile also keeps `links`: directory user id -> the id the target gave it (Entra's cached id), read by
+    # the simulation to check the workspace's promises for the users it provisioned.
+    links: dict[str, str]
+
     def expected_groups(self) -> list[ExpectedGroup]:
         """The groups this IdP should have left in the target; none for a profile that does not push groups."""
         return []

@@ -447,6 +447,11 @@ class OktaProfile(IdpProfile):
         view.groups = self.group_push.rows()
         return view
 
+    @property
+    def links(self) -> dict[str, str]:
+        """Directory user id -> the id the target gave it (the interface every profile offers)."""
+        return {user_id: app_user.target_id for user_id, app_user in self.app_users.items() if app_user.target_id}
+
     def expected_users(self) -> list[ExpectedUser]:
         """Assigned, active Okta users present with their mapped values; everyone else, deleted users included,
         at most inactive: Okta never deletes a user in the app."""
