@@ -8,6 +8,7 @@ import resource
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 TRANSPORTS = ("http", "in-process")
@@ -15,21 +16,24 @@ TRANSPORTS = ("http", "in-process")
 
 def run_cycle(transport: str, users: int, groups: int) -> dict:
     from harness.sample_org import generate_org
-    from harness.simulate import _embedded_target
-    from harness.transport import ScimClient
+    from harness.simulate import embedded_target
+    from harness.transport import ScimClient, in_process_session
     from idp_profiles import load_profile
+    from server.embedded import DEFAULT_WORKSPACE, IN_PROCESS_ORIGIN
 
     directory = generate_org(seed=0, users=users, groups=groups)
     with_groups = sum(1 for g in directory.groups.values() if g.member_ids)
-    server, session = _embedded_target(transport == "in-process")
-    with server:
+    with ExitStack() as stack:
+        server = embedded_target(stack, transport == "in-process")
+        session = in_process_session(server.app, IN_PROCESS_ORIGIN) if server.app else None
+        token = server.token_for(DEFAULT_WORKSPACE)
         rss_before = _peak_rss_mb()
-        profile = load_profile("entra").configure(directory, server.base_url, server.token, session=session)
+        profile = load_profile("entra").configure(directory, server.base_url, token, session=session)
         started, cpu_started = time.perf_counter(), time.process_time()
         cycle = profile.run_cycle()
         seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
         peak = _peak_rss_mb()
-        reader = ScimClient(server.base_url, server.token, session=session)
+        reader = ScimClient(server.base_url, token, session=session)
         counts = {kind: reader.get(f"/{kind}", params={"count": "0"}).response_body["totalResults"]
                   for kind in ("Users", "Groups")}
     return {"transport": transport, "seconds": seconds, "cpu_seconds": cpu_seconds, "requests": len(profile.trace),
