@@ -104,9 +104,6 @@ def print_cycles(results: dict[str, dict]) -> None:
         say(f"{transport:12}{r['seconds']:>8.1f}{r['cpu_seconds']:>8.1f}{r['requests']:>10}"
             f"{r['requests'] / r['seconds']:>8.0f}{r['peak_rss_mb']:>13.0f}{r['rss_before_mb']:>10.0f}"
             f"   {r['target_users']} / {r['target_groups']} (directory: {r['directory_groups']} groups)")
-    if not any(r["target_groups"] for r in results.values()):
-        say("Groups: the Entra profile provisions users only so far; the same run covers groups and memberships "
-            "as soon as it sends them.")
 
 
 def print_goals(plan: Plan, tp: dict, sc: dict, cy: dict) -> None:

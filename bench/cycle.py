@@ -22,6 +22,8 @@ def run_cycle(transport: str, users: int, groups: int) -> dict:
     from server.embedded import DEFAULT_WORKSPACE, IN_PROCESS_ORIGIN
 
     directory = generate_org(seed=0, users=users, groups=groups)
+    for group_id in list(directory.groups):   # assigned groups: Entra creates them, then adds members by PATCH
+        directory.assign(group_id)
     with_groups = sum(1 for g in directory.groups.values() if g.member_ids)
     with ExitStack() as stack:
         server = embedded_target(stack, transport == "in-process")
