@@ -180,10 +180,12 @@ class AdminWorld:
 
     # -- helpers ------------------------------------------------------------------------------------------------
     def _require_configuration(self, what: str) -> None:
+        if self.token is None:
+            raise StepFailed(f"{what} needs a token, and none exists yet: no earlier step generates one")
+        if self.pasted is None:
+            raise StepFailed(f"{what} needs the token in the IdP: no earlier step pastes it")
         if self.base_url is None:
             raise StepFailed(f"{what} needs the IdP's URL field set: no earlier step sets the Base URL")
-        if self.pasted is None:
-            raise StepFailed(f"{what} needs a token in the IdP: no earlier step pastes one")
 
     def _reconfigure(self) -> None:
         """The admin edits a running app: the job keeps its state and sends with the new URL/token from now on."""
