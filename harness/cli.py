@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "server.cli",
     "server.admin_cli",
     "harness.soak",
+    "harness.docs_check",
 )
 
 

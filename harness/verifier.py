@@ -240,7 +240,8 @@ def _compare_members(want: ExpectedGroup, actual: dict, evidence: Exchange, trac
         _compare_judged_members(want, actual, actual_ids, evidence, trace, result, labels)
         return
     result.checked_attributes += 1
-    expected_ids = {ids[-1]: member for member in want.member_ids if (ids := _target_ids(member, trace))}
+    expected_ids = {ids[-1]: member for member in want.member_ids    # a member is a user or a nested group
+                    if (ids := _target_ids(member, trace) or _target_ids(member, trace, "/Groups"))}
     missing = sorted(set(expected_ids) - actual_ids)
     extra = sorted(actual_ids - set(expected_ids))
     if missing or extra:
