@@ -25,7 +25,7 @@ from harness.starting_directory import build_directory
 from harness.transport import ScimClient, TargetUnreachable, WsgiAdapter
 from harness.verdicts import SERVER_BUG, judge
 from harness.verifier import Finding, Verification, Verifier, verify_groups
-from harness.workspace_checks import CheckLine, check_seed_promises, expected_from_presence, seed_activity
+from harness.workspace_checks import CheckLine, check_seed_promises, expected_from_target, seed_activity
 from idp_profiles import PROFILES, load_profile
 from idp_profiles.base import CycleReport, ExpectedGroup, IdpProfile, ProbeResult
 
@@ -248,7 +248,7 @@ class Simulation:
             return result
 
     def _check_promises(self, idp: IdpRun) -> None:
-        expected = expected_from_presence(idp.links, idp.profile.expected_users())
+        expected = expected_from_target(idp.links, self._target_activity(idp))
         idp.promises = check_seed_promises(*self.target.admin_for(idp.workspace), expected, idp.history,
                                            session=self._admin_session())
         for line in idp.promises:
@@ -256,6 +256,20 @@ class Simulation:
                 finding = Finding("", "workspace", "seed-promise", f"{line.name}: {line.detail}")
                 finding.category, finding.reason = SERVER_BUG, "the workspace does not keep the seed's promise"
                 idp.verification.findings.append(finding)
+
+    def _target_activity(self, idp: IdpRun) -> dict[str, bool]:
+        """`active` of every user the target lists in the IdP's workspace, paged like any SCIM client."""
+        client = ScimClient(self.target.base_url, self.applier.tokens.get(idp.workspace), timeout=self.timeout,
+                            session=self._admin_session())
+        active, start = {}, 1
+        while True:
+            page = client.get("/Users", params={"attributes": "active", "startIndex": str(start), "count": "500"},
+                              purpose="verify").response_body
+            resources = page.get("Resources") or [] if isinstance(page, dict) else []
+            active.update({r["id"]: r.get("active", True) is not False for r in resources if "id" in r})
+            start += len(resources)
+            if not resources or start > page.get("totalResults", 0):
+                return active
 
     def _admin_session(self) -> requests.Session:
         """The harness's own reads (verifier, admin API): the target's transport, with no fault windows."""
@@ -274,7 +288,11 @@ class Simulation:
                                                         cause=probe))
         last_start = idp.cycles[-1].at if idp.cycles else self.run.started
         unsynced = frozenset(i for e in self.run.events if e.at >= last_start for i in e.object_ids)
+        latest = {e.subject: e for e in idp.profile.trace if e.subject}
         for finding in idp.verification.findings:
+            last = latest.get(finding.object_id)
+            if last is not None and not last.ok and (finding.cause is None or last.index > finding.cause.index):
+                finding.cause = last      # the IdP's later request failed: that, not the old write, explains it
             judge(finding, idp.name, self.faults, unsynced)
         if self.target.admin_for:
             self._check_promises(idp)

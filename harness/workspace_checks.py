@@ -7,8 +7,6 @@ from typing import Iterable
 
 import requests
 
-from idp_profiles.base import ExpectedUser
-
 TIMEOUT_SECONDS = 10
 PROBE_KIND = "scimharness-access-probe"
 
@@ -142,14 +140,13 @@ def _check_untouched(members: dict, active_ids: list[str], deprovisioned: set[st
     return CheckLine(name, True, f"{len(active_ids)} other user(s) still active, no unexpected revocation")
 
 
-def expected_from_presence(links: dict[str, str], expected: Iterable[ExpectedUser]) -> dict:
-    """The `expected` for check_seed_promises from every link an IdP ever held (directory id → SCIM id; a DELETE
-    drops a link, so the caller keeps them all) and where the IdP should have left each user."""
-    by_presence: dict[str, list[str]] = {"present": [], "inactive": [], "absent": []}
-    for want in expected:
-        if want.object_id in links:
-            # a profile may say "present, with active false" (Okta) where another says "inactive"
-            presence = "inactive" if want.attributes.get("active") is False else want.presence
-            by_presence[presence].append(links[want.object_id])
-    return {"deprovisioned_user_ids": by_presence["inactive"], "deleted_user_ids": by_presence["absent"],
-            "active_user_ids": by_presence["present"]}
+def expected_from_target(links: dict[str, str], active_by_id: dict[str, bool]) -> dict:
+    """The `expected` for check_seed_promises from what the target holds over SCIM (`active` of every user it
+    lists) for every user an IdP ever linked: the seed promises follow SCIM's state, whatever the IdP meant to do
+    (a deactivation lost in an outage is the verifier's finding, not a broken promise)."""
+    expected: dict[str, list[str]] = {"deprovisioned_user_ids": [], "deleted_user_ids": [], "active_user_ids": []}
+    for target_id in dict.fromkeys(links.values()):
+        key = ("deleted_user_ids" if target_id not in active_by_id else
+               "active_user_ids" if active_by_id[target_id] else "deprovisioned_user_ids")
+        expected[key].append(target_id)
+    return expected

@@ -26,11 +26,6 @@ EXPECTED_EXIT = {
     "replay docs/examples/customer-trace.jsonl": 1,
     "import entra-logs tests/fixtures/entra_provisioning_logs.json --out customer.toml --reproduce": 1,
 }
-# Documented commands that fail today because of a bug outside the docs; a strict xfail below notices the fix.
-KNOWN_BUGS = {
-    "simulate --scenario outage-and-recovery --idp all":
-        "seed promises judged as server bugs for deprovisioning that never reached the target during the outage",
-}
 SMALL_ORG = ["--users", "10"]
 
 
@@ -83,7 +78,7 @@ def _sandbox(directory: Path, monkeypatch) -> None:
 def test_every_documented_command_runs(tmp_path, monkeypatch, live_server, capsys):
     failures, block = [], None
     for document, line, argv in COMMANDS:
-        if argv[0] in NOT_RUN or " ".join(argv) in KNOWN_BUGS:
+        if argv[0] in NOT_RUN:
             continue
         if document != block:
             block = document
@@ -101,13 +96,6 @@ def test_every_documented_command_runs(tmp_path, monkeypatch, live_server, capsy
 def test_commands_not_run_still_parse(argv):
     args = build_parser().parse_args(argv)          # a renamed or removed flag is a SystemExit here
     assert args.handler
-
-
-@pytest.mark.xfail(strict=True, reason=next(iter(KNOWN_BUGS.values())))
-@pytest.mark.parametrize("command", sorted(KNOWN_BUGS))
-def test_known_bug_commands_still_fail(command, tmp_path, monkeypatch, capsys):
-    _sandbox(tmp_path / "known", monkeypatch)
-    assert main(shlex.split(command) + SMALL_ORG) == 0
 
 
 def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
