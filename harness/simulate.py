@@ -403,7 +403,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "runs: Test Connection, an initial cycle, a rename + a disable + a hard delete, an incremental "
                     "cycle. Exit status: 0 when the target ended up right (expected refusals and harness "
                     "limitations are reported but pass), 1 when verification found server bugs, 2 on usage or "
-                    "scenario errors, an unreachable target or rejected credentials.")
+                    "scenario errors, an unreachable target or rejected credentials. A scenario with [[expect]] (one "
+                    "written by `import entra-logs`) is a reproduction: its [[target.users]] are created on the "
+                    "target first, each logged outcome is reported as reproduced or not, with a verdict line "
+                    "'Reproduced N of M logged outcomes', and the exit status is 0 only when all of them "
+                    "reproduced (1 otherwise; findings are still listed).")
     parser.add_argument("--scenario", metavar="NAME_OR_FILE",
                         help=f"a shipped scenario ({', '.join(library())}) or a .toml/.json file "
                              f"(default {DEFAULT_SCENARIO}; `scimharness scenarios list`)")

@@ -163,3 +163,18 @@ def test_shrink_command_on_a_shared_target_cleans_up_between_runs(tmp_path, rsps
     minimal = load_scenario_data(tmp_path / "customer.min.toml")
     assert [(e["user"], e["action"], e["status"]) for e in minimal["expect"]] == [(DANA, "create", "failure")]
     assert target.users == {}                      # every run's users, seeded or created, were deleted again
+
+
+def test_logged_attribute_changes_without_a_core_action_become_update_events(live_server):
+    """A title/department change has no joiner-mover-leaver equivalent: it becomes `update`, and reaches the target."""
+    records, _ = load_records([ARRAY])
+    bjorn = next(r for r in records if r.action == "update")
+    bjorn.modified = {"title": ("Analyst", "Senior Analyst"),
+                      "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": ("Sales", "Finance")}
+    scenario = scenario_from_records([bjorn])
+    assert scenario["directory"]["users"][0]["job_title"] == "Analyst"
+    assert [(e["action"], e.get("job_title"), e.get("department")) for e in scenario["events"]] == [
+        ("update", "Senior Analyst", "Finance")]
+    run = simulated(scenario, live_server.base_url, live_server.token)
+    assert [(o.observed, o.reproduced) for o in run.outcomes] == [("update success", True)]
+    assert run.directory.users[run.events[0].object_ids[0]].job_title == "Senior Analyst"
