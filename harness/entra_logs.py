@@ -1,8 +1,8 @@
 """Entra provisioning logs as exported (a JSON array of provisioningObjectSummary records, or Graph auditLogs/provisioning
 pages) → a scenario of the source-side changes per changeId, with the actions and outcomes Entra logged as expectations.
 
-`reproduce` drives such a scenario through the Entra profile against a target, cycle by logged cycle, and says which
-logged outcomes the target reproduces; `shrink_scenario` keeps the fewest changes that reproduce the same failures.
+`simulate --scenario` runs the scenario and says which logged outcomes the target reproduces (harness.expectations);
+`shrink_scenario` keeps the fewest logged changes that reproduce the same failures.
 """
 from __future__ import annotations
 
@@ -10,16 +10,11 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from harness.directory import Directory, DirectoryUser
-from harness.transport import Exchange, ScimClient
-from idp_profiles.base import CycleReport
-from idp_profiles.entra import EntraProfile
 from idp_profiles.entra.reactions import PREFIX
-from idp_profiles.entra.shapes import CORE_USER
 from idp_profiles.entra.settings import ENTERPRISE_USER
 
 # Entra's default user mappings read backwards: SCIM attribute (as modifiedProperties name it) → source attribute.
@@ -39,7 +34,9 @@ IMPORT_DETAILS = {
 EVENT_KEYS = {"user_principal_name": "upn", "given_name": "given_name", "surname": "family_name",
               "display_name": "display_name", "mail": "email", "mail_nickname": "mail_nickname",
               "job_title": "job_title", "department": "department", "employee_id": "employee_id"}
-NAME_ATTRIBUTES = {"user_principal_name", "given_name", "surname", "display_name"}
+HIRE_ATTRIBUTES = {"user_principal_name", "given_name", "surname", "mail", "job_title", "department"}
+UPDATE_ATTRIBUTES = {"display_name", "job_title", "department", "employee_id"}      # the `update` action's keys
+CYCLE_MINUTES = 40                       # Entra's incremental cycle
 ACTIONS = {"create", "update", "delete", "stageddelete", "disable", "other"}
 ERROR_CODES = ("EntryConflict", "ServiceIncompatible", "MultipleEntriesInResponse", "DuplicateTargetEntries",
                "DuplicateSourceEntries", "TooManyRequests", "InternalServerError", "InsufficientRights",
@@ -151,32 +148,29 @@ def canonical_error(code: str | None) -> str | None:
 
 # -- records → scenario -------------------------------------------------------------------------------------------
 def scenario_from_records(records: list[LogRecord], name: str = "entra-log-import") -> dict[str, Any]:
+    """A scenario in the scheduler's format (harness.scenario_files): the logged cycle N becomes Entra's cycle at
+    N×40 minutes (the initial cycle at 0 provisions the directory as it stood), each change lands a minute before
+    its cycle, and every logged outcome becomes an [[expect]] for that cycle."""
     users = [r for r in records if r.identity_type.lower() == "user"]
     if not users:
         raise LogFormatError("no user records in the export")
-    cycles = list(dict.fromkeys(r.cycle_id for r in users))
-    cycle_start = {c: min(r.activity for r in users if r.cycle_id == c) for c in cycles}
-    start = (users[0].activity - timedelta(minutes=40)).replace(second=0, microsecond=0)
+    cycles = {cycle: n for n, cycle in enumerate(dict.fromkeys(r.cycle_id for r in users), start=1)}
     directory: dict[str, dict] = {}      # source id -> [[directory.users]] entry
     current: dict[str, dict] = {}        # source id -> attributes as the events leave them
     events, expectations, target_users = [], [], {}
     for record in users:
         if record.source_id not in current:
-            before = _state_before(record)
-            current[record.source_id] = dict(before)
+            current[record.source_id] = _state_before(record)
             if record.action != "create":
-                directory[record.source_id] = {"object_id": record.source_id, **before}
+                directory[record.source_id] = _directory_entry(current[record.source_id])
         state = current[record.source_id]
-        at = _offset(cycle_start[record.cycle_id] - timedelta(minutes=1) - start)
+        cycle = cycles[record.cycle_id]
         for event in _events_for(record, state, record.source_id in directory):
-            events.append({"at": at, **event, "cycle": record.cycle_id, "change_id": record.change_id})
-        expectation = {"change_id": record.change_id, "cycle": record.cycle_id, "user": state["user_principal_name"],
-                       "action": record.action, "status": record.status}
-        if record.error_code:
-            expectation["error_code"] = record.error_code
-        if record.http_status:
-            expectation["http_status"] = record.http_status
-        expectations.append(expectation)
+            events.append({"at": f"{cycle * CYCLE_MINUTES - 1}m", **event, "change_id": record.change_id})
+        expectation = {"cycle": cycle, "user": state["user_principal_name"], "action": record.action,
+                       "status": record.status, "error_code": record.error_code,
+                       "http_status": record.http_status, "change_id": record.change_id}
+        expectations.append({k: v for k, v in expectation.items() if v is not None})
         if canonical_error(record.error_code) == "EntryConflict":
             target_users[state["user_principal_name"].lower()] = {"userName": state["user_principal_name"]}
     described = ", ".join(f"{sum(r.action == a for r in users)} {a}" for a in sorted({r.action for r in users}))
@@ -185,7 +179,7 @@ def scenario_from_records(records: list[LogRecord], name: str = "entra-log-impor
         "name": name,
         "description": f"Imported from {len(users)} Entra provisioning-log records over {len(cycles)} cycles "
                        f"({described}); {failures} logged failure(s)",
-        "until": _offset(users[-1].activity - start + timedelta(minutes=1)),
+        "until": f"{len(cycles) * CYCLE_MINUTES}m",
         "directory": {"users": list(directory.values())},
         "idp": [{"profile": "entra"}],
         "target": {"users": list(target_users.values())},
@@ -205,21 +199,27 @@ def _state_before(record: LogRecord) -> dict[str, Any]:
         state["account_enabled"] = True
     if record.action != "create":
         state["assigned"] = record.source.get("assigned", True)
-    state.setdefault("mail_nickname", state["user_principal_name"].partition("@")[0])
-    for name in ("given_name", "surname", "display_name"):
-        state.setdefault(name, "")
     return state
 
 
+def _directory_entry(state: dict[str, Any]) -> dict[str, Any]:
+    """[[directory.users]] keys; the mail nickname is left to the loader (the UPN's local part)."""
+    entry = {EVENT_KEYS[k]: v for k, v in state.items() if k in EVENT_KEYS and k != "mail_nickname"}
+    if state.get("account_enabled") is False:
+        entry["enabled"] = False
+    if "assigned" in state:
+        entry["assigned"] = state["assigned"]
+    return entry
+
+
 def _events_for(record: LogRecord, state: dict[str, Any], pre_existing: bool) -> list[dict[str, Any]]:
-    """The source-side change behind one record, applied to `state`."""
+    """The source-side change behind one record, in the scheduler's core actions, applied to `state`."""
     upn = state["user_principal_name"]
     if record.action == "create":
         if pre_existing or state.get("_hired"):
             return []                      # a retry of an earlier create: nothing changed in the source
         state["_hired"] = True
-        attributes = {EVENT_KEYS[k]: v for k, v in state.items() if k in EVENT_KEYS and k != "user_principal_name"}
-        return [{"action": "hire", "user": upn, "object_id": record.source_id, **attributes}]
+        return [{"action": "hire", **{EVENT_KEYS[k]: v for k, v in state.items() if k in HIRE_ATTRIBUTES}}]
     if record.action in ("disable", "delete"):
         return [{"action": "disable" if record.action == "disable" else "hard_delete", "user": upn}]
     if record.action != "update":
@@ -227,138 +227,28 @@ def _events_for(record: LogRecord, state: dict[str, Any], pre_existing: bool) ->
     changed = {TARGET_TO_SOURCE[a]: _source_value(TARGET_TO_SOURCE[a], new) for a, (_, new) in record.modified.items()
                if a in TARGET_TO_SOURCE and new is not None}
     events = []
-    renamed = {k: v for k, v in changed.items() if k in NAME_ATTRIBUTES}
-    if renamed:
-        events.append({"action": "rename", "user": upn, **{EVENT_KEYS[k]: v for k, v in renamed.items()}})
+    if changed.keys() & {"user_principal_name", "given_name", "surname"}:
+        given, family = changed.get("given_name", state.get("given_name", "")), changed.get("surname",
+                                                                                            state.get("surname", ""))
+        rename = {"action": "rename", "user": upn, "given_name": given, "family_name": family}
+        events.append({**rename, "upn": changed["user_principal_name"]} if "user_principal_name" in changed
+                      else {**rename, "keep_upn": True})
+        state.update({k: v for k, v in changed.items() if k in ("user_principal_name", "given_name", "surname")},
+                     display_name=f"{given} {family}")          # what rename sets
     if "mail" in changed:
-        events.append({"action": "change_email", "user": upn, "email": changed["mail"]})
+        events.append({"action": "change_email", "user": state["user_principal_name"], "email": changed["mail"]})
     if changed.get("account_enabled") is True:
-        events.append({"action": "enable", "user": upn})
-    other = {EVENT_KEYS[k]: v for k, v in changed.items() if k in EVENT_KEYS and k not in NAME_ATTRIBUTES | {"mail"}}
+        events.append({"action": "enable", "user": state["user_principal_name"]})
+    other = {EVENT_KEYS[k]: v for k, v in changed.items() if k in UPDATE_ATTRIBUTES and state.get(k) != v}
     if other:
-        events.append({"action": "update", "user": upn, **other})
+        events.append({"action": "update", "user": state["user_principal_name"], **other})
     state.update(changed)
     return events
 
 
-def _offset(delta: timedelta) -> str:
-    return f"{max(int(delta.total_seconds() // 60), 0)}m"
-
-
-# -- reproducing ----------------------------------------------------------------------------------------------------
-@dataclass
-class Outcome:
-    expectation: dict[str, Any]
-    observed: str
-    reproduced: bool
-
-    @property
-    def logged(self) -> str:
-        e = self.expectation
-        code = f": {e['error_code']}" if e.get("error_code") else ""
-        status = f" (HTTP {e['http_status']})" if e.get("http_status") else ""
-        return f"{e['action']} {e['status']}{code}{status}"
-
-
-@dataclass
-class Reproduction:
-    outcomes: list[Outcome]
-    profile: EntraProfile
-    seeding: list[Exchange]              # the POSTs that put the log's pre-existing objects in the target
-
-    @property
-    def reproduced_failures(self) -> frozenset[tuple[str, str, str | None]]:
-        """(user, action, canonical error code) of every logged failure the target reproduced."""
-        return frozenset((o.expectation["user"].lower(), o.expectation["action"],
-                          canonical_error(o.expectation.get("error_code")))
-                         for o in self.outcomes if o.reproduced and o.expectation["status"] == "failure")
-
-
-def reproduce(scenario: dict[str, Any], base_url: str, token: str | None, **client_kwargs: Any) -> Reproduction:
-    """Seed the target with the objects the log shows it already held, provision the directory's starting state
-    (an initial cycle), then per logged cycle apply its changes, run one Entra cycle and compare with the log."""
-    seeder = ScimClient(base_url, token, **client_kwargs)
-    for user in scenario.get("target", {}).get("users", []):
-        seeder.post("/Users", {"schemas": [CORE_USER], "active": True, **user}, purpose="seed")
-    directory = Directory()
-    for entry in scenario.get("directory", {}).get("users", []):
-        _hire(directory, entry, assign=entry.get("assigned", True))
-    profile = EntraProfile.configure(directory, base_url, token, **client_kwargs)
-    profile.run_cycle()
-    outcomes = []
-    for cycle in dict.fromkeys(e["cycle"] for e in scenario.get("expect", [])):
-        for event in (e for e in scenario.get("events", []) if e.get("cycle") == cycle):
-            apply_event(directory, event)
-        profile.clock.sleep(profile.cadence.interval.total_seconds())   # logged cycles are Entra's 40 min apart
-        report = profile.run_cycle()
-        for expectation in (e for e in scenario["expect"] if e["cycle"] == cycle):
-            outcomes.append(_judge(expectation, report, directory))
-    return Reproduction(outcomes, profile, seeder.trace)
-
-
-def apply_event(directory: Directory, event: dict[str, Any]) -> None:
-    """The source-side change of one imported event (the actions `scenario_from_records` writes)."""
-    action = event["action"]
-    if action == "hire":
-        _hire(directory, {"user_principal_name": event["user"], **{
-            source: event[key] for source, key in EVENT_KEYS.items() if key in event and key != "upn"},
-            "object_id": event["object_id"]}, assign=True)
-        return
-    object_id = _object_id(directory, event["user"])
-    if action == "disable":
-        directory.disable_user(object_id)
-    elif action == "enable":
-        directory.enable_user(object_id)
-    elif action == "hard_delete":
-        directory.hard_delete_user(object_id)
-    elif action in ("rename", "change_email", "update"):
-        keys = {"email": "mail", **{key: source for source, key in EVENT_KEYS.items()}}
-        directory.update_user(object_id, **{keys[k]: v for k, v in event.items() if k in keys})
-    else:
-        raise ValueError(f"unknown imported event action {action!r}")
-
-
-def _hire(directory: Directory, entry: dict[str, Any], assign: bool) -> None:
-    fields = {k: v for k, v in entry.items() if k in DirectoryUser.__dataclass_fields__}
-    fields.setdefault("mail_nickname", fields["user_principal_name"].partition("@")[0])
-    for name in ("given_name", "surname", "display_name"):
-        fields.setdefault(name, "")
-    directory.add_user(DirectoryUser(**fields))
-    if assign:
-        directory.assign(fields["object_id"])
-
-
-def _object_id(directory: Directory, upn: str) -> str:
-    for object_id, user in {**directory.deleted_users, **directory.users}.items():
-        if user.user_principal_name.lower() == upn.lower():
-            return object_id
-    raise ValueError(f"no user {upn!r} in the scenario's directory")
-
-
-def _judge(expectation: dict[str, Any], report: CycleReport, directory: Directory) -> Outcome:
-    object_id = _object_id(directory, expectation["user"])
-    failures = [f for f in report.failures if f.object_id == object_id]
-    done = {"create": report.created, "update": report.updated, "disable": report.disabled,
-            "delete": report.deleted}
-    sent = [action for action, ids in done.items() if object_id in ids]
-    if object_id in report.matched:
-        sent.insert(0, "match")
-    if failures:
-        failure = failures[-1]
-        status = failure.exchange.status
-        observed = f"{failure.action} failure: {failure.error_code}" + (f" (HTTP {status})" if status else "")
-        reproduced = (expectation["status"] == "failure" and failure.action == expectation["action"]
-                      and canonical_error(failure.error_code) == canonical_error(expectation.get("error_code"))
-                      and expectation.get("http_status") in (None, status))
-        return Outcome(expectation, observed, reproduced)
-    if not sent:
-        return Outcome(expectation, "nothing sent", expectation["status"] == "skipped")
-    observed = " + ".join(sent) + " success"
-    return Outcome(expectation, observed, expectation["status"] == "success" and expectation["action"] in sent)
-
-
 # -- scenario files -------------------------------------------------------------------------------------------------
-def load_scenario(path: str | Path) -> dict[str, Any]:
+def load_scenario_data(path: str | Path) -> dict[str, Any]:
+    """The scenario file as plain data (for shrinking; `scenario_files.load_scenario` validates and runs it)."""
     with open(path, "rb") as source:
         return json.load(source) if str(path).lower().endswith(".json") else tomllib.load(source)
 
@@ -399,15 +289,18 @@ def _toml_value(value: Any) -> str:
 
 
 # -- shrinking --------------------------------------------------------------------------------------------------
-def shrink_scenario(scenario: dict[str, Any], run: Callable[[dict[str, Any]], Reproduction]) -> tuple[dict, int]:
+Failures = frozenset                     # (user, action, canonical error code) of the logged failures a run reproduced
+
+
+def shrink_scenario(scenario: dict[str, Any], run: Callable[[dict[str, Any]], Failures]) -> tuple[dict, int]:
     """The fewest logged changes (with their events and expectations) that reproduce the same failures, and the
     number of runs it took. ValueError when the scenario reproduces no failure at all."""
     from harness.shrink import ddmin
     runs = [0]
 
-    def failures_of(changes: list[str]) -> frozenset:
+    def failures_of(changes: list[str]) -> Failures:
         runs[0] += 1
-        return run(_restricted(scenario, set(changes))).reproduced_failures
+        return run(_restricted(scenario, set(changes)))
 
     changes = list(dict.fromkeys(e["change_id"] for e in scenario["expect"]))
     wanted = failures_of(changes)
@@ -419,11 +312,11 @@ def shrink_scenario(scenario: dict[str, Any], run: Callable[[dict[str, Any]], Re
 
 def _restricted(scenario: dict[str, Any], changes: set[str]) -> dict[str, Any]:
     """The scenario with only the given changes; directory and target users nobody refers to any more dropped."""
-    events = [e for e in scenario.get("events", []) if e["change_id"] in changes]
-    expect = [e for e in scenario["expect"] if e["change_id"] in changes]
-    named = {e["user"].lower() for e in events + expect}
+    events = [e for e in scenario.get("events", []) if e.get("change_id") in changes]
+    expect = [e for e in scenario["expect"] if e.get("change_id") in changes]
+    named = {str(e.get("user") or e.get("upn")).lower() for e in events + expect}
     return {**scenario, "events": events, "expect": expect,
             "directory": {"users": [u for u in scenario.get("directory", {}).get("users", [])
-                                    if u["user_principal_name"].lower() in named]},
+                                    if u["upn"].lower() in named]},
             "target": {"users": [u for u in scenario.get("target", {}).get("users", [])
                                  if u["userName"].lower() in named]}}

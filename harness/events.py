@@ -168,6 +168,14 @@ class EventApplier:
         self.directory.update_user(object_id, mail=new)
         return f"changed the email of {user.user_principal_name}: {old} → {new}", [object_id], None
 
+    def _update(self, spec: EventSpec):
+        """Plain attribute changes (an imported log's job title, department, employee id or display name)."""
+        object_id = self.user_ref(spec)
+        changes = {k: v for k, v in spec.params.items() if k != "user"}
+        self.directory.update_user(object_id, **changes)
+        return (f"updated {self.label(object_id)}: " + ", ".join(f"{k} → {v}" for k, v in changes.items()),
+                [object_id], None)
+
     def _change_manager(self, spec: EventSpec):
         object_id, manager_id = self.user_ref(spec), self.user_ref(spec, "manager")
         self.directory.update_user(object_id, manager_id=manager_id)

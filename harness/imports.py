@@ -1,5 +1,5 @@
-"""The `import` command: HAR captures → traces, and Entra provisioning-log exports → scenarios (harness.entra_logs),
-optionally checked at once against a target to see whether it reproduces the logged failures."""
+"""The `import` command: HAR captures → traces, and Entra provisioning-log exports → scenarios (harness.entra_logs)
+that `simulate --scenario` runs to see whether a target reproduces the logged outcomes."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +10,6 @@ import sys
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from harness.replay import target_or_embedded
 from harness.trace import Trace, decode_body, recorded_headers, write_trace
 from harness.transport import Exchange
 
@@ -78,7 +77,7 @@ def handle_har(args: argparse.Namespace) -> int:
 
 
 def handle_entra_logs(args: argparse.Namespace) -> int:
-    from harness.entra_logs import LogFormatError, dump_scenario, load_records, reproduce, scenario_from_records
+    from harness.entra_logs import LogFormatError, dump_scenario, load_records, scenario_from_records
     try:
         records, warnings = load_records(args.logs)
         scenario = scenario_from_records(records, args.name)
@@ -88,18 +87,9 @@ def handle_entra_logs(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     dump_scenario(scenario, args.out)
-    print(f"wrote {args.out}: {scenario['description']}")
-    if not args.reproduce:
-        return 0
-    with target_or_embedded(args.target, args.token) as (base_url, token):
-        reproduction = reproduce(scenario, base_url, token)
-    print(f"\nAgainst {base_url}:")
-    for outcome in reproduction.outcomes:
-        mark = "reproduced" if outcome.reproduced else "DIFFERS   "
-        print(f"  {mark}  {outcome.expectation['user']}: logged {outcome.logged}; simulated {outcome.observed}")
-    failures = [o for o in reproduction.outcomes if o.expectation["status"] == "failure"]
-    print(f"{sum(o.reproduced for o in failures)} of {len(failures)} logged failures reproduced")
-    return 0 if all(o.reproduced for o in failures) else 1
+    print(f"wrote {args.out}: {scenario['description']}\n"
+          f"reproduce it: scimharness simulate --scenario {args.out} [--target BASE_URL --token TOKEN]")
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -120,14 +110,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "records; or Graph auditLogs/provisioning pages, with provisioningAction/provisioningStatusInfo "
                     "or the deprecated action/statusInfo) and write a scenario: the directory before the logged "
                     "changes, the source-side change behind each changeId, the objects the target already held "
-                    "(from EntryConflict failures), and every logged action and outcome as an expectation. "
-                    "With --reproduce, run it through the Entra profile against a target and compare. Exit status "
-                    "with --reproduce: 0 when every logged failure reproduced, 1 otherwise.")
+                    "(from EntryConflict failures), and every logged action and outcome as an [[expect]]ation. "
+                    "Run it with `simulate --scenario FILE [--target URL --token T]` to see which logged outcomes "
+                    "the target reproduces.")
     logs.add_argument("logs", nargs="+", metavar="FILE", help="JSON export(s) or Graph page(s), in page order")
     logs.add_argument("--out", required=True, metavar="SCENARIO", help="scenario file (.toml, or .json)")
     logs.add_argument("--name", default="entra-log-import", help="scenario name (default entra-log-import)")
-    logs.add_argument("--reproduce", action="store_true",
-                      help="also run the scenario against --target (default: a fresh embedded server)")
-    logs.add_argument("--target", metavar="BASE_URL")
-    logs.add_argument("--token", metavar="TOKEN")
     logs.set_defaults(handler=handle_entra_logs)

@@ -74,6 +74,8 @@ def run_json(run: "SimulationRun") -> dict[str, Any]:
         "ended": run.ended.isoformat() if run.ended else None, "wall_seconds": round(run.wall_seconds, 3),
         "passed": run.passed, "exit_code": run.exit_code,
         "events": [_event_json(run, e) for e in run.events],
+        "seeded": [exchange_json(e) for e in run.seeding],
+        "expectations": [o.as_json() for o in run.outcomes],
         "faults": [{**asdict(w), "start": w.start.isoformat(), "end": w.end.isoformat()}
                    for w in (run.faults.windows if run.faults else [])],
         "idps": [{

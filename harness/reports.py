@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
+from harness.expectations import verdict
 from harness.scenario_files import format_duration
 from harness.transport import Exchange
 from harness.verdicts import CATEGORIES
@@ -84,6 +85,8 @@ def console_summary(run: "SimulationRun") -> str:
     tally = Counter(f.category for f in findings)
     lines += ["", "Result: " + ("PASSED" if run.passed else "FAILED") + (
         " (" + ", ".join(f"{tally[c]} {c}" for c in CATEGORIES if tally[c]) + ")" if findings else ""), ""]
+    if run.scenario.expectations:
+        lines += ["Logged outcomes:", *(o.line() for o in run.outcomes), verdict(run.outcomes), ""]
     return "\n".join(lines)
 
 

@@ -1,5 +1,5 @@
-"""Scenario files (TOML, or JSON of the same shape): the starting directory, the IdPs and their settings, timed events.
-Loads and validates them into plain records; every error names the file, the line when it can be found, and the key."""
+"""Scenario files (TOML, or JSON of the same shape): the starting directory, the IdPs and their settings, timed events,
+objects the target already holds and the outcomes a log says the IdP saw (imported scenarios). Loads and validates them into plain records; every error names the file, the line when it can be found, and the key."""
 from __future__ import annotations
 
 import json
@@ -22,6 +22,7 @@ ACTIONS: dict[str, frozenset[str]] = {name: frozenset(keys) for name, keys in {
     "hire": {"given_name", "family_name", "upn", "email", "department", "job_title", "manager", "groups", "assign"},
     "rename": {"user", "given_name", "family_name", "upn", "keep_upn"},
     "change_email": {"user", "email"},
+    "update": {"user", "display_name", "job_title", "department", "employee_id"},
     "change_manager": {"user", "manager"},
     "suspend": {"user"},
     "unsuspend": {"user"},
@@ -41,9 +42,10 @@ ACTIONS: dict[str, frozenset[str]] = {name: frozenset(keys) for name, keys in {
     "update_token": {"workspace"},
     "fault": {"kind", "status", "retry_after", "duration", "delay", "rate"},
 }.items()}
-COMMON_EVENT_KEYS = frozenset({"at", "action", "every", "times", "idp", "note"})
+# note and change_id (the log's change an imported event recreates) are for the reader; the run ignores them.
+COMMON_EVENT_KEYS = frozenset({"at", "action", "every", "times", "idp", "note", "change_id"})
 REQUIRED: dict[str, tuple[str, ...]] = {
-    "rename": ("user",), "change_email": ("user",), "change_manager": ("user", "manager"),
+    "rename": ("user",), "change_email": ("user",), "update": ("user",), "change_manager": ("user", "manager"),
     "move_group": ("user", "group"), "disable": ("user",), "enable": ("user",), "soft_delete": ("user",),
     "hard_delete": ("user",), "group_create": ("group",), "group_rename": ("group", "new_name"),
     "group_delete": ("group",), "fault": ("kind", "duration"),
@@ -51,6 +53,11 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 USER_KEYS = frozenset({"upn", "given_name", "family_name", "display_name", "email", "job_title", "department",
                        "employee_id", "manager", "enabled", "assigned"})
 GROUP_KEYS = frozenset({"name", "members", "assigned", "description"})
+TARGET_USER_KEYS = frozenset({"userName", "externalId", "displayName", "active"})
+# [[expect]]: one outcome a provisioning log recorded for a user in the N-th cycle after the initial one.
+EXPECT_KEYS = frozenset({"cycle", "user", "action", "status", "error_code", "http_status", "change_id"})
+LOGGED_ACTIONS = ("create", "update", "delete", "stageddelete", "disable", "other")
+LOGGED_STATUSES = ("success", "warning", "failure", "skipped")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -96,6 +103,22 @@ class EventSpec:
 
 
 @dataclass(frozen=True)
+class Expectation:
+    """A logged outcome the run should reproduce: `cycle` N is the IdP's N-th cycle after the initial one."""
+    cycle: int
+    user: str
+    action: str
+    status: str
+    error_code: str | None = None
+    http_status: int | None = None
+    change_id: str | None = None
+
+    def describe(self) -> str:
+        code = f": {self.error_code}" if self.error_code else ""
+        return f"{self.action} {self.status}{code}" + (f" (HTTP {self.http_status})" if self.http_status else "")
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -104,6 +127,8 @@ class Scenario:
     idps: tuple[IdpSpec, ...]
     events: tuple[EventSpec, ...]
     source: str
+    target_users: tuple[dict, ...] = ()           # SCIM users POSTed to the target before the run
+    expectations: tuple[Expectation, ...] = ()
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -164,13 +189,15 @@ def parse_scenario(text: str, source: str, json_format: bool = False) -> Scenari
 
     if not isinstance(data, dict):
         raise fail("scenario", "the top level must be a table")
-    _only(data, {"name", "description", "until", "directory", "idp", "events"}, "", fail)
+    _only(data, {"name", "description", "until", "directory", "idp", "events", "target", "expect"}, "", fail)
     name = data.get("name") or Path(source).stem
     until = _duration(data.get("until", "1d"), "until", fail)
     return Scenario(str(name), str(data.get("description", "")), until,
                     _directory(data.get("directory", {}), fail),
                     tuple(_idps(data.get("idp", []), fail)),
-                    tuple(_events(data.get("events", []), until, fail)), source)
+                    tuple(_events(data.get("events", []), until, fail)), source,
+                    tuple(_target_users(data.get("target", {}), fail)),
+                    tuple(_expectations(data.get("expect", []), fail)))
 
 
 def _only(table: dict, allowed: set[str] | frozenset[str], prefix: str, fail, where: str | None = None,
@@ -210,6 +237,45 @@ def _directory(spec: Any, fail) -> DirectorySpec:
             raise fail(f"directory.sample_org.{key}", "must be a whole number" + (" ≥ 1" if key == "users" else ""))
     return DirectorySpec(sample.get("users", DEFAULT_USERS), sample.get("groups", DEFAULT_GROUPS),
                          sample.get("seed", 0), tuple(users), tuple(groups))
+
+
+def _rows(rows: Any, key: str, fail) -> list[dict]:
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise fail(key, f"must be an array of tables ([[{key}]])")
+    return rows
+
+
+def _target_users(spec: Any, fail) -> list[dict]:
+    if not isinstance(spec, dict):
+        raise fail("target", "must be a table")
+    _only(spec, {"users"}, "target.", fail)
+    rows = _rows(spec.get("users", []), "target.users", fail)
+    for n, row in enumerate(rows):
+        _only(row, TARGET_USER_KEYS, f"target.users[{n}].", fail, "target.users", n)
+        if not isinstance(row.get("userName"), str) or not row["userName"]:
+            raise fail(f"target.users[{n}].userName", "is required", "target.users", n)
+    return rows
+
+
+def _expectations(rows: Any, fail) -> list[Expectation]:
+    expectations = []
+    for n, row in enumerate(_rows(rows, "expect", fail)):
+        def bad(key: str, message: str) -> ScenarioError:
+            return fail(f"expect[{n}].{key}", message, "expect", n)
+
+        _only(row, EXPECT_KEYS, f"expect[{n}].", fail, "expect", n)
+        if not isinstance(row.get("cycle"), int) or isinstance(row["cycle"], bool) or row["cycle"] < 1:
+            raise bad("cycle", "is required: a whole number ≥ 1 (the N-th cycle after the initial one)")
+        if not isinstance(row.get("user"), str) or not row["user"]:
+            raise bad("user", "is required (the user's UPN)")
+        for key, allowed in (("action", LOGGED_ACTIONS), ("status", LOGGED_STATUSES)):
+            if row.get(key) not in allowed:
+                raise bad(key, f"must be one of {', '.join(allowed)}")
+        if "http_status" in row and not (isinstance(row["http_status"], int) and 100 <= row["http_status"] <= 599):
+            raise bad("http_status", "must be an HTTP status (100-599)")
+        expectations.append(Expectation(row["cycle"], row["user"], row["action"], row["status"],
+                                        row.get("error_code"), row.get("http_status"), row.get("change_id")))
+    return expectations
 
 
 def _idps(rows: Any, fail) -> list[IdpSpec]:

@@ -148,23 +148,28 @@ def handle(args: argparse.Namespace) -> int:
 
 def shrink_scenario_file(source: Path, args: argparse.Namespace) -> int:
     """A scenario imported from provisioning logs: the fewest logged changes reproducing the same failures."""
-    from harness.entra_logs import dump_scenario, load_scenario, reproduce, shrink_scenario
-    scenario = load_scenario(source)
+    from harness.entra_logs import dump_scenario, load_scenario_data, shrink_scenario, to_toml
+    from harness.expectations import reproduced_failures
+    from harness.scenario_files import ScenarioError, parse_scenario
+    from harness.simulate import Target, UsageError, run_simulation
+    scenario = load_scenario_data(source)
     if "expect" not in scenario:
         print("error: only scenarios imported from provisioning logs (with [[expect]]) can be shrunk for now",
               file=sys.stderr)
         return 2
     target = _target_factory(args)
 
-    def run(candidate: dict):
+    def run(candidate: dict) -> frozenset:
         with target() as (base_url, token):
-            reproduction = reproduce(candidate, base_url, token, timeout=args.timeout)
+            run = run_simulation(parse_scenario(to_toml(candidate), str(source)),
+                                 Target(base_url, lambda _workspace: token), timeout=args.timeout)
             if args.target:
-                delete_created(reproduction.profile.trace + reproduction.seeding, base_url, token, args.timeout)
-        return reproduction
+                delete_created(run.seeding + [e for idp in run.idps for e in idp.profile.trace], base_url, token,
+                               args.timeout)
+        return reproduced_failures(run.outcomes)
     try:
         kept, runs = shrink_scenario(scenario, run)
-    except ValueError as exc:
+    except (ValueError, ScenarioError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     out = args.out or str(source.with_suffix("")) + ".min" + source.suffix

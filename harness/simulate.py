@@ -17,14 +17,15 @@ from harness import report_files, reports
 from harness.clock import SIMULATION_EPOCH, SimulatedClock, WallClock
 from harness.directory import Directory
 from harness.events import AppliedEvent, EventApplier, IdpBinding, declared_actions
+from harness.expectations import Outcome, check_expectations
 from harness.faults import FaultPlan
 from harness.scenario_files import (ACTIONS, DEFAULT_SCENARIO, DEFAULT_WORKSPACE, IdpSpec, Scenario, ScenarioError,
                                     library, load_scenario, parse_duration)
 from harness.scheduler import SimulationScheduler, scheduler_for
 from harness.starting_directory import build_directory
-from harness.transport import ScimClient, TargetUnreachable, WsgiAdapter
+from harness.transport import Exchange, ScimClient, TargetUnreachable, WsgiAdapter
 from harness.verdicts import SERVER_BUG, judge
-from harness.verifier import Finding, Verification, Verifier, verify_groups
+from harness.verifier import CORE_USER, Finding, Verification, Verifier, verify_groups
 from harness.workspace_checks import CheckLine, check_seed_promises, expected_from_target, seed_activity
 from idp_profiles import PROFILES, load_profile
 from idp_profiles.base import CycleReport, ExpectedGroup, IdpProfile, ProbeResult
@@ -91,6 +92,8 @@ class SimulationRun:
     faults: FaultPlan | None = None
     ended: datetime | None = None
     wall_seconds: float = 0.0
+    seeding: list[Exchange] = field(default_factory=list)     # the POSTs of the scenario's [[target.users]]
+    outcomes: list[Outcome] = field(default_factory=list)     # its [[expect]]ations, judged after the run
 
     def findings(self) -> list[Finding]:
         return [f for idp in self.idps for f in idp.findings()]
@@ -101,6 +104,9 @@ class SimulationRun:
 
     @property
     def exit_code(self) -> int:
+        """A scenario with expectations is a reproduction: it succeeds when every logged outcome reproduced."""
+        if self.scenario.expectations:
+            return EXIT_OK if all(o.reproduced for o in self.outcomes) else EXIT_FINDINGS
         return EXIT_OK if self.passed else EXIT_FINDINGS
 
 
@@ -165,6 +171,7 @@ class Simulation:
     def execute(self) -> SimulationRun:
         started = time.perf_counter()
         try:
+            self._seed_target()
             live = [idp for idp in self.run.idps if self._test_connection(idp)]
             if live:
                 scheduler = scheduler_for(self.clock)
@@ -177,9 +184,22 @@ class Simulation:
         finally:
             for idp in self.run.idps:         # idle keep-alive connections would hold the target's threads
                 idp.profile.client.session.close()
+        self.run.outcomes = check_expectations(self.run)
         self.run.ended = self.clock.now()
         self.run.wall_seconds = time.perf_counter() - started
         return self.run
+
+    def _seed_target(self) -> None:
+        """POST the users the target already held (an imported log's EntryConflicts) into each IdP's workspace."""
+        if not self.scenario.target_users:
+            return
+        for workspace in dict.fromkeys(idp.workspace for idp in self.run.idps):
+            client = ScimClient(self.target.base_url, self.applier.tokens.get(workspace), timeout=self.timeout,
+                                session=self._admin_session())
+            with client.session:
+                for user in self.scenario.target_users:
+                    client.post("/Users", {"schemas": [CORE_USER], "active": True, **user}, purpose="seed")
+            self.run.seeding += client.trace
 
     def _test_connection(self, idp: IdpRun) -> bool:
         idp.test_connection = probe = idp.profile.test_connection()
@@ -401,7 +421,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "runs: Test Connection, an initial cycle, a rename + a disable + a hard delete, an incremental "
                     "cycle. Exit status: 0 when the target ended up right (expected refusals and harness "
                     "limitations are reported but pass), 1 when verification found server bugs, 2 on usage or "
-                    "scenario errors, an unreachable target or rejected credentials.")
+                    "scenario errors, an unreachable target or rejected credentials. A scenario with [[expect]] (one "
+                    "written by `import entra-logs`) is a reproduction: its [[target.users]] are created on the "
+                    "target first, each logged outcome is reported as reproduced or not, with a verdict line "
+                    "'Reproduced N of M logged outcomes', and the exit status is 0 only when all of them "
+                    "reproduced (1 otherwise; findings are still listed).")
     parser.add_argument("--scenario", metavar="NAME_OR_FILE",
                         help=f"a shipped scenario ({', '.join(library())}) or a .toml/.json file "
                              f"(default {DEFAULT_SCENARIO}; `scimharness scenarios list`)")
