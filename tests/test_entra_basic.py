@@ -5,6 +5,8 @@ import requests
 import responses
 
 from harness.directory import Directory, DirectoryUser
+from harness.transport import ScimClient
+from harness.verifier import Verifier
 from idp_profiles.entra import EntraProfile
 from tests.fake_scim import FakeScimTarget
 
@@ -248,3 +250,19 @@ def test_probe_guid_is_reproducible_with_a_seeded_rng(fake):
     a.test_connection()
     b.test_connection()
     assert a.trace[0].path == b.trace[0].path and PROBE.match(a.trace[0].path)
+
+
+def test_a_matched_user_is_not_expected_to_have_a_primary_flag_only_a_create_sets(live_server):
+    """Entra PATCHes a matched user's work email value but never its `primary` flag; only its POST body sets it."""
+    client = ScimClient(live_server.base_url, live_server.token)
+    client.post("/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                           "userName": "Zoe.OBrien@Contoso.onmicrosoft.com"})
+    profile = profile_for(live_server.base_url, live_server.token)
+    report = profile.run_cycle()
+    assert report.matched == [ZOE] and report.created == [LI]
+    expected = {e.object_id: e.attributes for e in profile.expected_users()}
+    assert 'emails[type eq "work"].primary' not in expected[ZOE]
+    assert expected[LI].get('emails[type eq "work"].primary', True) is True
+    verification = Verifier(ScimClient(live_server.base_url, live_server.token)).verify_users(
+        profile.expected_users(), profile.trace)
+    assert verification.ok, [f.message for f in verification.findings]

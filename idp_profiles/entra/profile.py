@@ -531,6 +531,7 @@ class EntraProfile(GroupProvisioning, IdpProfile):
 
     def expected_users(self) -> list[ExpectedUser]:
         expected = []
+        created = {object_id for cycle in self.cycles for object_id in cycle.created}
         for object_id, user in self.directory.deleted_users.items():
             if object_id in self.unmanaged:          # unassigned before the purge: left disabled, never deleted
                 expected.append(ExpectedUser(object_id, user.user_principal_name, "inactive",
@@ -540,8 +541,8 @@ class EntraProfile(GroupProvisioning, IdpProfile):
         for object_id, user in self.directory.users.items():
             if self._provisionable(user):
                 values = self.mapped_values(user)
-                if 'emails[type eq "work"].value' in values:
-                    values['emails[type eq "work"].primary'] = True     # the create body marks it primary
+                if 'emails[type eq "work"].value' in values and object_id in created:
+                    values['emails[type eq "work"].primary'] = True     # only the create body marks it primary
                 manager = self.links.get(user.manager_id or "")
                 if manager and MANAGER_PATH in self.user_mappings:
                     values[f"{MANAGER_PATH}.value"] = manager
