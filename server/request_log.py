@@ -81,7 +81,7 @@ class RequestLog:
             raise ValueError("The request log limit must be at least 1.")
         self.store = store
         self.limit = limit
-        self._full: set[str | None] = set()   # workspaces already holding `limit` entries
+        self._counts: dict[str | None, int] = {}   # entries each workspace holds, once read
         store.db.conn.executescript(SCHEMA)
 
     def record(self, entry: LoggedRequest) -> None:
@@ -100,19 +100,22 @@ class RequestLog:
             self._prune(db, entry.workspace_id)
 
     def _prune(self, db, workspace_id: str | None) -> None:
-        """Keep the workspace's newest `limit` entries. Once it is full, each new entry pushes out just the
-        oldest (one index lookup); until then the cut-off is found by walking back `limit` entries."""
+        """Keep the workspace's newest `limit` entries. Each workspace's count is read once, then kept in step
+        with the inserts (writers are serialised by the transaction), so pruning costs nothing until the log is
+        full and one indexed delete after that."""
         same_workspace = "workspace_id IS ?"  # IS matches NULL too: unattributed requests share one budget
-        if workspace_id in self._full:
-            db.execute(f"DELETE FROM request_log WHERE id = (SELECT min(id) FROM request_log WHERE {same_workspace})",
-                       [workspace_id])
-            return
-        pruned = db.execute(f"""DELETE FROM request_log WHERE {same_workspace} AND id <= (
-                                    SELECT id FROM request_log WHERE {same_workspace}
-                                    ORDER BY id DESC LIMIT 1 OFFSET ?)""",
-                            [workspace_id, workspace_id, self.limit]).rowcount
-        if pruned:
-            self._full.add(workspace_id)
+        count = self._counts.get(workspace_id)
+        if count is None:
+            count = db.execute(f"SELECT count(*) FROM request_log WHERE {same_workspace}", [workspace_id]).fetchone()[0]
+        else:
+            count += 1
+        excess = count - self.limit
+        if excess > 0:
+            db.execute(f"""DELETE FROM request_log WHERE id IN (
+                               SELECT id FROM request_log WHERE {same_workspace} ORDER BY id LIMIT ?)""",
+                       [workspace_id, excess])
+            count = self.limit
+        self._counts[workspace_id] = count
 
     def entries(self, workspace_id: str | None = None, *, every_workspace: bool = False, failures: bool = False,
                 limit: int = 100) -> list[dict]:
