@@ -87,6 +87,7 @@ def run_json(run: "SimulationRun") -> dict[str, Any]:
                 "exchange": exchange_json(idp.test_connection.exchange)},
             "cycles": [_cycle_json(run, idp, c) for c in idp.cycles],
             "verification": _verification_json(run, idp.verification),
+            "idp_view": idp.profile.own_view()[1],
             "seed_promises": [{"name": line.name, "passed": line.passed, "detail": line.detail}
                               for line in idp.promises],
             "requests": [exchange_json(e) for e in idp.profile.trace],

@@ -134,7 +134,7 @@ def _idp_section(run: "SimulationRun", idp: "IdpRun") -> list[str]:
                 lines.append(f"       after event {offset(run, event.at)} {event.spec.action}: {event.description}")
         if len(failures) > 30:
             lines.append(f"  … and {len(failures) - 30} more (see --report)")
-    return lines + _verification_lines(run, idp.verification) + _promise_lines(idp)
+    return lines + idp.profile.own_view()[0] + _verification_lines(run, idp.verification) + _promise_lines(idp)
 
 
 def _promise_lines(idp: "IdpRun") -> list[str]:

@@ -168,6 +168,11 @@ class IdpProfile(abc.ABC):
     # the simulation to check the workspace's promises for the users it provisioned.
     links: dict[str, str]
 
+    def own_view(self) -> tuple[list[str], Any]:
+        """What this IdP's admin console shows of the run (Entra's job status and provisioning log, Okta's and
+        OneLogin's per-user task states): console lines and the same as JSON data for the run report."""
+        return [], None
+
     def expected_groups(self) -> list[ExpectedGroup]:
         """The groups this IdP should have left in the target; none for a profile that does not push groups."""
         return []

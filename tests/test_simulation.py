@@ -164,3 +164,17 @@ def test_changes_after_the_last_cycle_are_a_harness_limitation_not_a_bug(live_se
     limited = {f.label for f in run.findings() if f.category == HARNESS_LIMITATION}
     assert limited == {run.directory.users[e.object_ids[0]].user_principal_name for e in run.events}
     assert all("run ended before it was synced" in f.reason for f in run.findings())
+
+
+def test_each_idp_shows_its_own_view_in_the_report(tmp_path, capsys):
+    """Entra's job status and provisioning log, Okta's admin console, OneLogin's Users tab: on screen and in JSON."""
+    report = tmp_path / "run.json"
+    assert main(["simulate", "--idp", "all", "--users", "10", "--report", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "Entra provisioning job: Active" in out and re.search(r"Provisioning log: success \d+", out)
+    assert "Okta admin console" in out and "OneLogin Users tab:" in out
+    views = {idp["name"]: idp["idp_view"] for idp in json.loads(report.read_text(encoding="utf-8"))["idps"]}
+    assert views["entra"]["jobStatus"]["code"] == "Active"
+    assert all(entry["provisioningStatusInfo"]["status"] == "success" for entry in views["entra"]["provisioningLog"])
+    assert {row["status"] for row in views["onelogin"]} >= {"Provisioned"}
+    assert {row["status"] for row in views["okta"]["users"]} >= {"Provisioned"}

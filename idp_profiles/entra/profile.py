@@ -522,6 +522,20 @@ class EntraProfile(GroupProvisioning, IdpProfile):
                 "patchGeneration": "aadOptscim062020" if self.flag else "default",
                 "escrows": len(self.escrow.entries)}
 
+    def own_view(self) -> tuple[list[str], dict]:
+        status, log = self.job_status(), self.provisioning_log()
+        outcomes: dict[str, int] = {}
+        for entry in log:
+            outcome = entry["provisioningStatusInfo"]["status"]
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        quarantine = status["quarantine"]
+        lines = [f"Entra provisioning job: {status['code']}, {status['patchGeneration']} PATCH, "
+                 f"{status['escrows']} escrowed"
+                 + (f"; quarantined ({quarantine['reason']}), next attempt {quarantine['nextAttempt']}"
+                    if quarantine else ""),
+                 "Provisioning log: " + (", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())) or "empty")]
+        return lines, {"jobStatus": status, "provisioningLog": log}
+
     # -- expected end state -------------------------------------------------------------------------------------
     def _match_key(self, user: DirectoryUser) -> tuple[str, str]:
         values = self.mapped_values(user)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any, Mapping
 
@@ -435,6 +435,10 @@ class OktaProfile(IdpProfile):
         return task
 
     # -- Okta's view and the expected end state ------------------------------------------------------------------
+    def own_view(self) -> tuple[list[str], dict]:
+        view = self.admin_view()
+        return view.lines(), asdict(view)
+
     def admin_view(self) -> AdminView:
         """What the Okta admin console shows: each app user's status and open task, each pushed group's status."""
         view = AdminView(self.settings["app_label"], system_log=list(self.system_log))

@@ -5,7 +5,7 @@ Settings marked unconfirmed in the reference are settings here, with the most li
 the update verb (PUT), the connection-test userName, whether a scim+json response is accepted."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
@@ -455,6 +455,15 @@ class OneLoginProfile(IdpProfile):
                             f"named by the values joined with {JOINED_SEPARATOR!r} (here: "
                             f"{', '.join(repr(g) for g in joined)})")
         return warnings
+
+    def own_view(self) -> tuple[list[str], list[dict]]:
+        rows = self.admin_view()
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row.status] = counts.get(row.status, 0) + 1
+        lines = ["OneLogin Users tab: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "empty")]
+        lines += [f"  {row.describe()}" for row in rows if row.status in ("Failed", "Pending")]
+        return lines, [asdict(row) for row in rows]
 
     def admin_view(self) -> list[AdminViewRow]:
         """The app's Users tab: every user OneLogin has tried to provision, with its state, sorted by name."""
